@@ -1,0 +1,85 @@
+/**
+ * The validated configuration, as the rest of fwdd sees it. Produced only by `loadConfig` /
+ * `parseConfig` (src/config/load.ts), so every value here has passed the JSON Schema and the
+ * semantic checks: defaults are filled in and addresses are well formed.
+ */
+
+/** A CIDR or single IPv4 address written in `sources`, normalised to `a.b.c.d/len`. */
+export type SourceCidr = { kind: 'cidr'; cidr: string }
+
+/** A source that expands to the NAT IPs of an Azure Private Link Service (issue "Azure integration"). */
+export type SourcePrivateLinkService = { kind: 'privateLinkService'; resourceId: string }
+
+export type SourceSpec = SourceCidr | SourcePrivateLinkService
+
+/** A target written as an IPv4 address or a DNS name (re-resolved on its TTL). */
+export interface HostTargetSpec {
+  kind: 'host'
+  host: string
+  port: number
+  weight: number
+}
+
+/** A target that expands to every address in an Azure IP Group, on one port. */
+export interface IpGroupTargetSpec {
+  kind: 'ipGroup'
+  resourceId: string
+  port: number
+  weight: number
+}
+
+export type TargetSpec = HostTargetSpec | IpGroupTargetSpec
+
+export type Protocol = 'tcp' | 'udp'
+
+/** What a listener does when no target is healthy. */
+export type WhenAllDown = 'reject' | 'all'
+
+export interface CheckSpec {
+  intervalMs: number
+  timeoutMs: number
+  fall: number
+  rise: number
+  /**
+   * TCP port to check instead of the target's own port. For udp listeners this is the only way to
+   * health-check; a udp listener without it keeps every target in rotation (state `unknown`).
+   */
+  port?: number
+}
+
+export interface ListenerSpec {
+  name: string
+  protocol: Protocol
+  port: number
+  targets: TargetSpec[]
+  check: CheckSpec
+  whenAllDown: WhenAllDown
+}
+
+export interface HealthSpec {
+  port: number
+  address: string
+}
+
+export interface AzureSpec {
+  identityClientId?: string
+  refreshSeconds: number
+}
+
+export interface Config {
+  health: HealthSpec
+  /** Empty means anyone may use the forwarded ports. */
+  sources: SourceSpec[]
+  listeners: ListenerSpec[]
+  azure?: AzureSpec
+}
+
+/** One problem found in a config, with where it is (1-based line and column) and how to fix it. */
+export interface ConfigProblem {
+  file: string
+  line: number
+  col: number
+  /** Dotted path, e.g. `listeners.0.targets.1.port` (0-based indexes, as in the YAML). */
+  path: string
+  message: string
+}

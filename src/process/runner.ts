@@ -1,0 +1,51 @@
+/**
+ * The only module that runs processes (STYLE.md: "one place runs processes"). Everything else is
+ * handed a `Runner` so the core can be tested with a strict fake and the adapters against the real
+ * kernel.
+ */
+import { execa } from 'execa'
+
+export interface RunOptions {
+  /** Text written to the process's standard input. */
+  input?: string
+  /** Kill the process after this many milliseconds. */
+  timeoutMs?: number
+}
+
+export interface RunResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs a program and returns its exit code and output; never throws for a non-zero exit. */
+export interface Runner {
+  run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>
+}
+
+/** Thrown by `Runner.run` only when the program could not be started at all (ENOENT, EACCES). */
+export class SpawnError extends Error {
+  constructor(readonly file: string, options: { cause: unknown }) {
+    super(`starting ${file}: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options)
+    this.name = 'SpawnError'
+  }
+}
+
+/** The real runner, backed by execa. Output is not stripped of its final newline. */
+export function createProcessRunner(): Runner {
+  return {
+    async run(file, args, options = {}) {
+      const result = await execa(file, [...args], {
+        input: options.input,
+        timeout: options.timeoutMs,
+        reject: false,
+        stripFinalNewline: false,
+        env: { LC_ALL: 'C' },
+      })
+      if (result.exitCode === undefined) {
+        throw new SpawnError(file, { cause: result.cause ?? result.originalMessage ?? 'failed to start' })
+      }
+      return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) }
+    },
+  }
+}

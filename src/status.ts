@@ -1,0 +1,58 @@
+/**
+ * The status object shared by the daemon (which builds it) and `fwdctl status --json` (which prints
+ * it). Its shape is fixed by CONTRACT.md; fields may be added, never renamed. This module imports
+ * nothing so the CLI can depend on it without pulling in the daemon.
+ */
+
+export type TargetState = 'unknown' | 'healthy' | 'unhealthy'
+
+export interface TargetStatus {
+  /** As written in the config (address or DNS name, or the IP Group's resource id). */
+  host: string
+  /** The resolved IPv4 address this entry forwards to. */
+  address: string
+  port: number
+  state: TargetState
+  /** When `state` last changed (ISO-8601). */
+  since: string
+  /** Why the last check failed (or the resolver's error), null when fine. */
+  lastError: string | null
+  /** Whether new connections are sent to it right now. */
+  inRotation?: boolean
+  weight?: number
+  /** Conntrack entries to this target (tcp established or udp), when known. */
+  connections?: number
+  /** Bytes and packets that the DNAT rule for this target matched (new flows' first packets only count for packets). */
+  bytes?: number
+  packets?: number
+}
+
+export interface ListenerStatus {
+  name: string
+  protocol: 'tcp' | 'udp'
+  port: number
+  /** True when this node can serve the listener now (what `/lb/<name>` answers). */
+  serving: boolean
+  whenAllDown?: 'reject' | 'all'
+  targets: TargetStatus[]
+}
+
+export interface NodeStatus {
+  /** Rules applied and in sync, not draining, every listener serving. */
+  ready: boolean
+  draining: boolean
+  inSync: boolean
+  lastSyncAt: string | null
+  lastError: string | null
+  version: string
+  ipForwarding?: boolean
+  /** Times the periodic resync found the kernel different from the desired rules and repaired it. */
+  driftRepairs?: number
+  backend?: string
+  configSource?: string
+}
+
+export interface Status {
+  node: NodeStatus
+  listeners: ListenerStatus[]
+}
