@@ -66,8 +66,17 @@ export interface AzureSpec {
   refreshSeconds: number
 }
 
+/** How the reconcile loop paces itself (fwdd extension; both keys optional). */
+export interface SyncSpec {
+  /** Period of the full resync that compares the kernel with the desired rules. Default 10. */
+  resyncSeconds: number
+  /** Minimum time between two syncs, so bursts of health changes collapse. Default 50. */
+  minIntervalMs: number
+}
+
 export interface Config {
   health: HealthSpec
+  sync: SyncSpec
   /** Empty means anyone may use the forwarded ports. */
   sources: SourceSpec[]
   listeners: ListenerSpec[]
