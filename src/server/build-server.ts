@@ -1,0 +1,195 @@
+/**
+ * The HTTP surface on the health port (CONTRACT.md "Health endpoints"): the Azure LB probes
+ * (`/lb/<listener>`, `/lb`), the ApplicationHealthLinux extension (`/health`) and Prometheus
+ * (`/metrics`). Built here, listened on by `main` (fastify's testing guide), so every route is
+ * tested with `inject()`.
+ *
+ * The port faces the network, so bodies are fixed short strings and reason codes: never an address,
+ * never an echo of the request. Only GET and HEAD exist; anything else is 405 (known or unknown
+ * path), an unknown GET path is 404.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import type { Logger } from 'pino'
+import type { Status } from '../status.js'
+
+/** The node's own health, as `/health` reports it (never the targets'). */
+export interface NodeHealth {
+  healthy: boolean
+  /** Short codes such as `not-in-sync`, `ip-forwarding-off`, `apply-failing`; no addresses. */
+  reasons: string[]
+}
+
+/** What the server reads on each request; all of it is called per request, so keep it cheap. */
+export interface HealthServerDeps {
+  /** `listener.serving` already means in sync, not draining and a target in rotation. */
+  status(): Status
+  nodeHealth(): NodeHealth
+  /** Prometheus exposition text (version 0.0.4). */
+  metricsText(): Promise<string>
+  /** Used for the server's own log lines; per-request logging is off (probes come every few seconds). */
+  logger?: Logger | false
+  /** Overrides for tests; production uses `HEALTH_SERVER_TIMEOUTS`. */
+  timeouts?: Partial<HealthServerTimeouts>
+}
+
+/** Socket and request bounds (milliseconds, bytes) that keep a slow or hostile client cheap. */
+export interface HealthServerTimeouts {
+  /** Idle socket timeout (node's `server.timeout`): a silent client is dropped after this. */
+  connectionTimeout: number
+  /** Whole request (headers included) must arrive within this. */
+  requestTimeout: number
+  /** How long an idle keep-alive connection stays open; probes reconnect cheaply. */
+  keepAliveTimeout: number
+  /** Cap for the whole route lifecycle; /metrics collection must not hang a socket. */
+  handlerTimeout: number
+  /** No route takes a body; anything larger is refused with 413. */
+  bodyLimit: number
+  /** Listener names are at most 16 characters; longer path parameters are 404. */
+  maxParamLength: number
+}
+
+/**
+ * The bounds used in production. Azure LB probes and the health extension each send a small GET
+ * every few seconds and time out after a few seconds themselves, so nothing legitimate needs more.
+ */
+export const HEALTH_SERVER_TIMEOUTS: Readonly<HealthServerTimeouts> = Object.freeze({
+  connectionTimeout: 10_000,
+  requestTimeout: 5_000,
+  keepAliveTimeout: 5_000,
+  handlerTimeout: 3_000,
+  bodyLimit: 1024,
+  maxParamLength: 32,
+})
+
+/** Content type of `/metrics` (Prometheus text format 0.0.4, as prom-client's registry reports it). */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+/** The exact `/health` bodies (CONTRACT.md). No `customMetrics`: see `healthBody`. */
+export const HEALTH_BODY_HEALTHY = '{"ApplicationHealthState":"Healthy"}'
+export const HEALTH_BODY_UNHEALTHY = '{"ApplicationHealthState":"Unhealthy"}'
+
+const ALLOW = 'GET, HEAD'
+
+/** Why a listener does not serve, as a reason code for the 503 body. */
+function notServingReason(status: Status, serving: boolean): string | null {
+  if (status.node.draining) return 'draining'
+  if (!status.node.inSync) return 'not-in-sync'
+  if (!serving) return 'no-target-in-rotation'
+  return null
+}
+
+function sendText(reply: FastifyReply, code: number, body: string): FastifyReply {
+  return reply.code(code).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(body)
+}
+
+/**
+ * Builds the health server without listening. Routes:
+ * - `GET|HEAD /lb/:name`: 200 `ok` when that listener serves, 503 `unavailable: <reason>` when not
+ *   (reasons: `draining`, `not-in-sync`, `no-target-in-rotation`), 404 for an unknown listener.
+ * - `GET|HEAD /lb`: 200 when every listener serves; 503 when any does not, and also when there are
+ *   no listeners at all (`unavailable: no-listeners`): a node with nothing to forward must not draw
+ *   LB traffic, e.g. before an IMDS-sourced config has arrived.
+ * - `GET|HEAD /health`: always 200 with exactly `HEALTH_BODY_HEALTHY` or `HEALTH_BODY_UNHEALTHY`;
+ *   a `nodeHealth()` that throws counts as Unhealthy. Changes are logged once with their reasons.
+ * - `GET|HEAD /metrics`: the exposition text; 500 `metrics unavailable` if collection fails.
+ * If `status()` throws, every `/lb*` route answers 503 `unavailable: status-error`.
+ */
+export function buildServer(deps: HealthServerDeps): FastifyInstance {
+  const t = { ...HEALTH_SERVER_TIMEOUTS, ...deps.timeouts }
+  const log = deps.logger === false || deps.logger === undefined ? undefined : deps.logger.child({ component: 'health-server' })
+  const app = Fastify({
+    ...(log ? { loggerInstance: log as FastifyBaseLogger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    connectionTimeout: t.connectionTimeout,
+    requestTimeout: t.requestTimeout,
+    keepAliveTimeout: t.keepAliveTimeout,
+    handlerTimeout: t.handlerTimeout,
+    bodyLimit: t.bodyLimit,
+    maxRequestsPerSocket: 100,
+    exposeHeadRoutes: true,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    routerOptions: { maxParamLength: t.maxParamLength, ignoreTrailingSlash: false },
+    // Routing errors quote the path by default, which would echo whatever the client sent.
+    frameworkErrors: (error, request, reply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendText(reply, 404, 'not found\n')
+      return sendText(reply, error.code === 'FST_ERR_BAD_URL' ? 400 : 500, 'bad request\n')
+    },
+  })
+
+  const readStatus = (): Status | null => {
+    try {
+      return deps.status()
+    } catch (error: unknown) {
+      log?.error({ err: error }, 'reading status for the lb probe')
+      return null
+    }
+  }
+
+  app.get<{ Params: { name: string } }>('/lb/:name', async (request, reply) => {
+    const status = readStatus()
+    if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
+    const listener = status.listeners.find((l) => l.name === request.params.name)
+    if (!listener) return sendText(reply, 404, 'unknown listener\n')
+    const reason = notServingReason(status, listener.serving)
+    return reason ? sendText(reply, 503, `unavailable: ${reason}\n`) : sendText(reply, 200, 'ok\n')
+  })
+
+  app.get('/lb', async (_request, reply) => {
+    const status = readStatus()
+    if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
+    if (status.listeners.length === 0) return sendText(reply, 503, 'unavailable: no-listeners\n')
+    const down = status.listeners.filter((l) => notServingReason(status, l.serving) !== null).length
+    if (down === 0) return sendText(reply, 200, 'ok\n')
+    const reason = notServingReason(status, false)
+    return sendText(reply, 503, `unavailable: ${reason} (${down} of ${status.listeners.length} listeners)\n`)
+  })
+
+  let lastHealthy: boolean | undefined
+  app.get('/health', async (_request, reply) => {
+    let health: NodeHealth
+    try {
+      health = deps.nodeHealth()
+    } catch (error: unknown) {
+      log?.error({ err: error }, 'computing node health')
+      health = { healthy: false, reasons: ['health-error'] }
+    }
+    if (health.healthy !== lastHealthy) {
+      log?.[health.healthy ? 'info' : 'warn']({ healthy: health.healthy, reasons: health.reasons }, 'node health changed')
+      lastHealthy = health.healthy
+    }
+    return reply
+      .code(200)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(health.healthy ? HEALTH_BODY_HEALTHY : HEALTH_BODY_UNHEALTHY)
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    try {
+      const text = await deps.metricsText()
+      return reply.code(200).header('content-type', METRICS_CONTENT_TYPE).header('cache-control', 'no-store').send(text)
+    } catch (error: unknown) {
+      log?.error({ err: error }, 'collecting metrics')
+      return sendText(reply, 500, 'metrics unavailable\n')
+    }
+  })
+
+  app.setNotFoundHandler(async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return sendText(reply.header('allow', ALLOW), 405, 'method not allowed\n')
+    }
+    return sendText(reply, 404, 'not found\n')
+  })
+
+  // Framework errors (oversized body, bad content type, handler timeout) keep their status code but
+  // lose their message: messages can quote the request.
+  app.setErrorHandler(async (error: unknown, _request, reply) => {
+    const code = typeof error === 'object' && error !== null && 'statusCode' in error ? Number(error.statusCode) : 500
+    const status = Number.isInteger(code) && code >= 400 && code < 600 ? code : 500
+    if (status >= 500) log?.error({ err: error }, 'health server request failed')
+    return sendText(reply, status, status === 405 ? 'method not allowed\n' : `error ${status}\n`)
+  })
+
+  return app
+}
