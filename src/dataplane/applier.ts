@@ -1,0 +1,182 @@
+/**
+ * The only iptables adapter. It writes fwdd's chains in one `iptables-restore --noflush`
+ * transaction per sync, and only the chains whose content differs from the kernel's (or, between
+ * verifications, from what it last applied): unchanged chains keep their counters and cost
+ * nothing. Jumps from built-in chains are ensured at the top, never duplicated. Chains fwdd no
+ * longer needs are deleted. Rules and chains of other tools are never named, so never touched.
+ */
+import type { Runner } from '../process/runner.js'
+import type { Backend } from './backend.js'
+import { JUMPS, isFwdChain, type Table } from './chains.js'
+import { parseCounters, parseSavedTable, type CounterRow, type SavedTable } from './parse-save.js'
+import type { RuleSet } from './render.js'
+import { FwdError } from '../errors.js'
+
+const TABLES: readonly Table[] = ['nat', 'filter']
+
+export interface ApplyOptions {
+  /** Read the kernel and repair any difference, instead of trusting what was last applied. */
+  verify: boolean
+}
+
+export interface ApplyResult {
+  /** Chains written (declared and refilled) in this transaction. */
+  chainsWritten: number
+  chainsDeleted: number
+  jumpsFixed: number
+  /** Rule lines sent to iptables-restore. */
+  rulesWritten: number
+  /** Chains (or jumps) found changed in the kernel behind fwdd's back (only when verifying). */
+  drift: string[]
+}
+
+export interface KernelState {
+  tables: Record<Table, SavedTable>
+}
+
+/** Applies rule sets. Idempotent: applying what is already there runs no iptables-restore. */
+export class Applier {
+  private lastApplied: RuleSet | null = null
+
+  constructor(private readonly runner: Runner, readonly backend: Backend, private readonly lockWaitSeconds = 5) {}
+
+  /** Reads fwdd's part of the kernel's rule set (both tables). */
+  async readKernel(): Promise<KernelState> {
+    const nat = await this.save('nat', false)
+    const filter = await this.save('filter', false)
+    return { tables: { nat: parseSavedTable(nat, 'nat'), filter: parseSavedTable(filter, 'filter') } }
+  }
+
+  /** Whether any fwdd chain exists in the kernel (a previous daemon left rules to adopt). */
+  static hasFwdState(state: KernelState): boolean {
+    return TABLES.some((t) => state.tables[t].fwdChains.size > 0)
+  }
+
+  /**
+   * Takes the kernel's current fwdd chains as "last applied", so that the next partial sync writes
+   * only what differs from them: how a restarted daemon adopts its predecessor's rules.
+   */
+  adopt(state: KernelState): void {
+    this.lastApplied = { nat: new Map(state.tables.nat.fwdChains), filter: new Map(state.tables.filter.fwdChains) }
+  }
+
+  /** Writes the difference between `desired` and the kernel. On failure nothing is recorded as applied. */
+  async apply(desired: RuleSet, options: ApplyOptions): Promise<ApplyResult> {
+    const verify = options.verify || this.lastApplied === null
+    const kernel = verify ? await this.readKernel() : null
+    const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, drift: [] }
+    let text = ''
+    for (const table of TABLES) {
+      const want = desired[table]
+      const have = kernel ? kernel.tables[table].fwdChains : this.lastApplied![table]
+      const last = this.lastApplied?.[table]
+      const declare: string[] = []
+      const rules: string[] = []
+      const tail: string[] = []
+      for (const [chain, lines] of want) {
+        const cur = have.get(chain)
+        if (cur !== undefined && sameLines(cur, lines)) continue
+        if (kernel && last && !sameLines(last.get(chain) ?? [], cur ?? []) && last.has(chain)) result.drift.push(`${table}/${chain}`)
+        declare.push(`:${chain} - [0:0]`)
+        rules.push(...lines)
+        result.chainsWritten++
+      }
+      for (const chain of have.keys()) {
+        if (want.has(chain) || !isFwdChain(chain)) continue
+        declare.push(`:${chain} - [0:0]`)
+        tail.push(`-X ${chain}`)
+        result.chainsDeleted++
+      }
+      if (kernel) {
+        for (const jump of JUMPS.filter((j) => j.table === table)) {
+          const list = (kernel.tables[table].jumps.get(jump.from) ?? []).filter((j) => j.spec === jump.spec)
+          if (list.length === 0) {
+            if (this.lastApplied) result.drift.push(`${table}/${jump.from}->${jump.to}`)
+            tail.unshift(`-I ${jump.from} 1 ${jump.spec}`)
+            result.jumpsFixed++
+          }
+          for (let i = 1; i < list.length; i++) {
+            tail.unshift(`-D ${jump.from} ${jump.spec}`)
+            result.jumpsFixed++
+          }
+        }
+      }
+      if (declare.length + rules.length + tail.length === 0) continue
+      // Jumps to chains that did not exist yet must come after the chains are declared.
+      text += [`*${table}`, ...declare, ...rules, ...tail.filter((l) => !l.startsWith('-X')), ...tail.filter((l) => l.startsWith('-X')), 'COMMIT', ''].join('\n')
+      result.rulesWritten += rules.length
+    }
+    if (text !== '') await this.restore(text)
+    this.lastApplied = { nat: new Map(desired.nat), filter: new Map(desired.filter) }
+    return result
+  }
+
+  /** Rule counters of fwdd's chains in a table (for per-target bytes and packets). */
+  async counters(table: Table): Promise<CounterRow[]> {
+    return parseCounters(await this.save(table, true), table)
+  }
+
+  /** The applied rule set as iptables-save text (fwdd's chains and jumps only), for `fwdctl rules`. */
+  async savedText(): Promise<string> {
+    const out: string[] = []
+    for (const table of TABLES) {
+      const text = await this.save(table, true)
+      out.push(`*${table}`)
+      for (const line of text.split('\n')) {
+        if (/^:FWD-/.test(line) || / -j FWD-/.test(line) || /^\[\d+:\d+\] -A FWD-/.test(line) || /^-A FWD-/.test(line)) out.push(line)
+      }
+      out.push('COMMIT')
+    }
+    return `${out.join('\n')}\n`
+  }
+
+  /** Removes every fwdd chain and jump (for `fwdctl cleanup`). Idempotent: nothing there, nothing run. */
+  async cleanup(): Promise<{ chainsDeleted: number; jumpsDeleted: number }> {
+    const kernel = await this.readKernel()
+    let text = ''
+    let chainsDeleted = 0
+    let jumpsDeleted = 0
+    for (const table of TABLES) {
+      const saved = kernel.tables[table]
+      const lines: string[] = []
+      for (const [from, list] of saved.jumps) {
+        for (const j of list) {
+          lines.push(`-D ${from} ${j.spec}`)
+          jumpsDeleted++
+        }
+      }
+      const chains = [...saved.fwdChains.keys()]
+      chains.forEach((c) => lines.push(`:${c} - [0:0]`))
+      lines.sort((a, b) => (a.startsWith(':') ? 0 : 1) - (b.startsWith(':') ? 0 : 1))
+      chains.forEach((c) => lines.push(`-X ${c}`))
+      chainsDeleted += chains.length
+      if (lines.length > 0) text += [`*${table}`, ...lines, 'COMMIT', ''].join('\n')
+    }
+    if (text !== '') await this.restore(text)
+    this.lastApplied = null
+    return { chainsDeleted, jumpsDeleted }
+  }
+
+  /** Forgets what was applied, so the next apply reads and repairs the kernel in full. */
+  invalidate(): void {
+    this.lastApplied = null
+  }
+
+  private async save(table: Table, counters: boolean): Promise<string> {
+    const args = ['-t', table, ...(counters ? ['-c'] : [])]
+    const r = await this.runner.run(this.backend.save, args, { timeoutMs: 30000 })
+    if (r.exitCode !== 0) throw new FwdError('FWD_ERR_IPTABLES_SAVE', `reading the ${table} table: ${this.backend.save} exited ${r.exitCode}: ${r.stderr.trim()}`)
+    return r.stdout
+  }
+
+  private async restore(text: string): Promise<void> {
+    const r = await this.runner.run(this.backend.restore, ['--noflush', `--wait=${this.lockWaitSeconds}`], { input: text, timeoutMs: 60000 })
+    if (r.exitCode !== 0) {
+      throw new FwdError('FWD_ERR_IPTABLES_RESTORE', `applying the rule set: ${this.backend.restore} exited ${r.exitCode}: ${r.stderr.trim()}`)
+    }
+  }
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i])
+}

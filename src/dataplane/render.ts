@@ -1,0 +1,114 @@
+/**
+ * The renderer: desired forwarding state in, the complete content of fwdd's chains out. Pure (no
+ * I/O, no clock), so golden tests pin the exact rules. Rules are written in the canonical form
+ * `iptables-save` prints them in, so the applier can compare kernel and desired state as text.
+ */
+import {
+  FILTER_FORWARD, FILTER_INPUT, FORWARD_MARK, NAT_POSTROUTING, NAT_PREROUTING, NAT_SERVICES,
+  listenerChain, listenerFilterChain, type Table,
+} from './chains.js'
+
+export interface RenderTarget {
+  address: string
+  port: number
+  weight: number
+}
+
+export interface RenderListener {
+  name: string
+  protocol: 'tcp' | 'udp'
+  port: number
+  /** Targets that receive new connections, in a stable order. Empty: new connections are refused. */
+  rotation: RenderTarget[]
+  /** Every target the listener knows (in rotation or not), for per-target accounting. */
+  known: RenderTarget[]
+}
+
+export interface RenderInput {
+  /** Normalised CIDRs allowed to use the listeners; empty means anyone. */
+  sources: string[]
+  listeners: RenderListener[]
+}
+
+/** Chain name to its rules (each a full `-A CHAIN ...` line), in order, per table. */
+export type RuleSet = Record<Table, Map<string, string[]>>
+
+/** Quotes a comment the way iptables-save prints it (bare when it has no special characters). */
+export function comment(text: string): string {
+  const clean = text.replace(/["\\]/g, '').slice(0, 255)
+  return /^[A-Za-z0-9_.:/+-]+$/.test(clean) ? `-m comment --comment ${clean}` : `-m comment --comment "${clean}"`
+}
+
+function proto(p: 'tcp' | 'udp', port: number): string {
+  return `-p ${p} -m ${p} --dport ${port}`
+}
+
+/**
+ * Probability for rule i of n so that weights hold: w_i / (w_i + ... + w_n), printed with 11
+ * decimals as iptables-save does. The last rule is unconditional and needs none.
+ */
+export function probabilities(weights: readonly number[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < weights.length - 1; i++) {
+    const rest = weights.slice(i).reduce((a, b) => a + b, 0)
+    out.push(((weights[i] ?? 0) / rest).toFixed(11))
+  }
+  return out
+}
+
+/** Renders the full rule set for fwdd's chains. Same input, same output, byte for byte. */
+export function renderRuleSet(input: RenderInput): RuleSet {
+  const nat = new Map<string, string[]>()
+  const filter = new Map<string, string[]>()
+
+  const pre: string[] = []
+  const sources = input.sources.length > 0 ? input.sources : [null]
+  for (const src of sources) {
+    const s = src === null ? '' : `-s ${src} `
+    pre.push(`-A ${NAT_PREROUTING} ${s}-m addrtype --dst-type LOCAL ${comment(src === null ? 'fwdd: any source' : 'fwdd: allowed source')} -j ${NAT_SERVICES}`)
+  }
+  nat.set(NAT_PREROUTING, pre)
+  nat.set(NAT_SERVICES, input.listeners.map((l) => `-A ${NAT_SERVICES} ${proto(l.protocol, l.port)} ${comment(l.name)} -j ${listenerChain(l.name)}`))
+  nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE`])
+
+  filter.set(FILTER_INPUT, input.listeners.map((l) =>
+    `-A ${FILTER_INPUT} ${proto(l.protocol, l.port)} ${comment(`${l.name}: not forwarded, refuse`)} -j REJECT --reject-with ${l.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`))
+  const fwd: string[] = []
+  for (const l of input.listeners) {
+    fwd.push(`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} -m conntrack --ctproto ${l.protocol === 'tcp' ? 6 : 17} --ctorigdstport ${l.port} ${comment(l.name)} -j ${listenerFilterChain(l.name)}`)
+  }
+  fwd.push(`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: forwarded flows')} -j ACCEPT`)
+  filter.set(FILTER_FORWARD, fwd)
+
+  for (const l of input.listeners) {
+    const chain = listenerChain(l.name)
+    const rules: string[] = []
+    if (l.rotation.length > 0) {
+      rules.push(`-A ${chain} ${comment(`${l.name}: mark forwarded`)} -j CONNMARK --set-xmark ${FORWARD_MARK}`)
+      const probs = probabilities(l.rotation.map((t) => t.weight))
+      l.rotation.forEach((t, i) => {
+        const p = probs[i]
+        const stat = p === undefined ? '' : ` -m statistic --mode random --probability ${p}`
+        rules.push(`-A ${chain} -p ${l.protocol} ${comment(`${l.name} -> ${t.address}:${t.port}`)}${stat} -j DNAT --to-destination ${t.address}:${t.port}`)
+      })
+    }
+    nat.set(chain, rules)
+
+    const fchain = listenerFilterChain(l.name)
+    const frules = dedupe(l.known).map((t) =>
+      `-A ${fchain} -m conntrack --ctreplsrc ${t.address} --ctreplsrcport ${t.port} ${comment(`${l.name} -> ${t.address}:${t.port}`)} -j ACCEPT`)
+    frules.push(`-A ${fchain} ${comment(`${l.name}: draining targets`)} -j ACCEPT`)
+    filter.set(fchain, frules)
+  }
+  return { nat, filter }
+}
+
+function dedupe(targets: readonly RenderTarget[]): RenderTarget[] {
+  const seen = new Set<string>()
+  return targets.filter((t) => {
+    const k = `${t.address}:${t.port}`
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+}
