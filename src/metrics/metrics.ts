@@ -1,0 +1,249 @@
+/**
+ * fwdd's Prometheus metrics, served at `/metrics` on the network-facing health port.
+ *
+ * Target labels carry no address (CONTRACT.md: bodies on the health port carry no target
+ * addresses). A target is labelled `<listener>/<n>`: by default `n` counts the targets of that
+ * listener in the order this process first saw them and is never reused while it runs, so a series
+ * always means one target. The daemon may pass `labelTarget` to derive labels from the config
+ * position instead (stable across restarts and across the fleet). `targetLabels()` returns the
+ * mapping so it can be shown through the control socket (`fwdctl status`), which is not network facing.
+ *
+ * Rule counters come from the kernel and restart from zero whenever a rule is rewritten. They are
+ * exposed as true counters: each reading adds its increase since the last one, and a reading below
+ * the last is taken as a reset (the whole reading is the increase). So `rate()` never sees a
+ * spurious drop, at the cost of missing what a rule counted between its last reading and a rewrite.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { TargetState } from '../status.js'
+
+const STATES: readonly TargetState[] = ['unknown', 'healthy', 'unhealthy']
+
+/** One rule-counter reading for a target, as parsed from `iptables-save -c`. */
+export interface RuleCounterRow {
+  listener: string
+  /** `ip:port`, the same key as in every other call. */
+  target: string
+  packets: number
+  bytes: number
+}
+
+/** Kind of a sync, for the duration histogram. */
+export type SyncKind = 'full' | 'partial' | 'noop'
+
+export interface MetricsOptions {
+  /** Maps (listener, `ip:port`) to an address-free label; must not return an address (checked). */
+  labelTarget?(listener: string, target: string): string
+  /** Add the process and Node.js metrics (RSS, CPU, event loop); default true. */
+  defaultMetrics?: boolean
+  /** Exposed as `fwdd_build_info{version}`. */
+  version?: string
+}
+
+interface TargetEntry {
+  listener: string
+  target: string
+  label: string
+  packets?: number
+  bytes?: number
+}
+
+const IPV4 = /\b\d{1,3}(?:\.\d{1,3}){3}\b/
+
+/**
+ * Owns a private registry (never prom-client's global one, so tests and a second instance do not
+ * collide). Every method is synchronous and cheap; none throws for an unknown target, it is added.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  private readonly targets = new Map<string, TargetEntry>()
+  private readonly nextIndex = new Map<string, number>()
+  /** Listeners with listener-level series (counters, check durations). */
+  private readonly listeners = new Set<string>()
+
+  private readonly targetState = new Gauge({ name: 'fwdd_target_state', help: 'Health state of a target: 1 for its current state, 0 for the others.', labelNames: ['listener', 'target', 'state'], registers: [this.registry] })
+  private readonly transitions = new Counter({ name: 'fwdd_target_transitions_total', help: 'Health state changes of a target.', labelNames: ['listener', 'target', 'from', 'to'], registers: [this.registry] })
+  private readonly checkDuration = new Histogram({ name: 'fwdd_check_duration_seconds', help: 'Duration of target health checks.', labelNames: ['listener', 'result'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] })
+  private readonly listenerPackets = new Counter({ name: 'fwdd_listener_packets_total', help: 'Packets matched by the listener\'s per-target rules.', labelNames: ['listener'], registers: [this.registry] })
+  private readonly listenerBytes = new Counter({ name: 'fwdd_listener_bytes_total', help: 'Bytes matched by the listener\'s per-target rules.', labelNames: ['listener'], registers: [this.registry] })
+  private readonly targetPackets = new Counter({ name: 'fwdd_target_packets_total', help: 'Packets matched by the target\'s rule.', labelNames: ['listener', 'target'], registers: [this.registry] })
+  private readonly targetBytes = new Counter({ name: 'fwdd_target_bytes_total', help: 'Bytes matched by the target\'s rule.', labelNames: ['listener', 'target'], registers: [this.registry] })
+  private readonly conntrack = new Gauge({ name: 'fwdd_target_conntrack_entries', help: 'Conntrack entries to the target.', labelNames: ['listener', 'target'], registers: [this.registry] })
+  private readonly syncDuration = new Histogram({ name: 'fwdd_sync_duration_seconds', help: 'Duration of rule syncs.', labelNames: ['kind'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
+  private readonly lastSync = new Gauge({ name: 'fwdd_last_sync_timestamp_seconds', help: 'When the rules were last applied successfully (unix seconds).', registers: [this.registry] })
+  private readonly lastQueued = new Gauge({ name: 'fwdd_last_queued_timestamp_seconds', help: 'When a change was last queued for sync (unix seconds).', registers: [this.registry] })
+  private readonly driftRepairs = new Counter({ name: 'fwdd_drift_repairs_total', help: 'Times a resync found the kernel differing from the desired rules and repaired it.', labelNames: ['kind'], registers: [this.registry] })
+  private readonly failedApplies = new Counter({ name: 'fwdd_apply_failures_total', help: 'Rule set applies that failed.', registers: [this.registry] })
+  private readonly failedReloads = new Counter({ name: 'fwdd_reload_failures_total', help: 'Config reloads that failed (the old config stays in force).', registers: [this.registry] })
+  private readonly draining = new Gauge({ name: 'fwdd_draining', help: '1 while the node is drained by the operator.', registers: [this.registry] })
+  private readonly inSync = new Gauge({ name: 'fwdd_rules_in_sync', help: '1 when the applied rules match the desired rules.', registers: [this.registry] })
+
+  constructor(private readonly options: MetricsOptions = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
+    if (options.version !== undefined) {
+      new Gauge({ name: 'fwdd_build_info', help: 'fwdd version.', labelNames: ['version'], registers: [this.registry] }).set({ version: options.version }, 1)
+    }
+    this.failedApplies.inc(0)
+    this.failedReloads.inc(0)
+  }
+
+  /** The label a target has (or gets now); stable until the target is removed. */
+  targetLabel(listener: string, target: string): string {
+    return this.entry(listener, target).label
+  }
+
+  /** Every known target with its label, for the control socket; sorted by listener then label. */
+  targetLabels(): Array<{ listener: string; target: string; label: string }> {
+    return [...this.targets.values()]
+      .map(({ listener, target, label }) => ({ listener, target, label }))
+      .sort((a, b) => a.listener.localeCompare(b.listener) || a.label.localeCompare(b.label, undefined, { numeric: true }))
+  }
+
+  /** Sets the one-hot state gauge of a target. */
+  setTargetHealth(listener: string, target: string, state: TargetState): void {
+    const label = this.targetLabel(listener, target)
+    for (const s of STATES) this.targetState.set({ listener, target: label, state: s }, s === state ? 1 : 0)
+  }
+
+  /** Counts one state change; does not set the state (call `setTargetHealth` too). */
+  recordTransition(listener: string, target: string, from: TargetState, to: TargetState): void {
+    this.transitions.inc({ listener, target: this.targetLabel(listener, target), from, to })
+  }
+
+  /** Records one check's duration; per listener, not per target, to bound the series count. */
+  observeCheckLatency(listener: string, seconds: number, ok: boolean): void {
+    this.listeners.add(listener)
+    this.checkDuration.observe({ listener, result: ok ? 'ok' : 'fail' }, seconds)
+  }
+
+  /**
+   * Feeds one reading of the kernel's rule counters (see the module comment on resets). The first
+   * reading of a target counts in full: rules outlive daemon restarts, so the counter then starts at
+   * what the rule has matched since it was written, which is what a new series should show.
+   */
+  setRuleCounters(rows: readonly RuleCounterRow[]): void {
+    for (const row of rows) {
+      const e = this.entry(row.listener, row.target)
+      const dp = increase(e.packets, row.packets)
+      const db = increase(e.bytes, row.bytes)
+      e.packets = row.packets
+      e.bytes = row.bytes
+      this.listeners.add(row.listener)
+      this.targetPackets.inc({ listener: row.listener, target: e.label }, dp)
+      this.targetBytes.inc({ listener: row.listener, target: e.label }, db)
+      this.listenerPackets.inc({ listener: row.listener }, dp)
+      this.listenerBytes.inc({ listener: row.listener }, db)
+    }
+  }
+
+  /** Sets the conntrack entry count of a target. */
+  setConntrackEntries(listener: string, target: string, entries: number): void {
+    this.conntrack.set({ listener, target: this.targetLabel(listener, target) }, entries)
+  }
+
+  /** Records one sync's duration by kind. */
+  observeSync(seconds: number, kind: SyncKind): void {
+    this.syncDuration.observe({ kind }, seconds)
+  }
+
+  setLastSync(at: Date): void {
+    this.lastSync.set(at.getTime() / 1000)
+  }
+
+  setLastQueued(at: Date): void {
+    this.lastQueued.set(at.getTime() / 1000)
+  }
+
+  /** `kind` says what was repaired, e.g. `rules` or `jumps`. */
+  incDriftRepairs(kind: string): void {
+    this.driftRepairs.inc({ kind })
+  }
+
+  incFailedApplies(): void {
+    this.failedApplies.inc()
+  }
+
+  incFailedReloads(): void {
+    this.failedReloads.inc()
+  }
+
+  setDraining(draining: boolean): void {
+    this.draining.set(draining ? 1 : 0)
+  }
+
+  setInSync(inSync: boolean): void {
+    this.inSync.set(inSync ? 1 : 0)
+  }
+
+  /** Drops every series of one target (idempotent); a target added again later gets a new label by default. */
+  removeTarget(listener: string, target: string): void {
+    const key = keyOf(listener, target)
+    const e = this.targets.get(key)
+    if (!e) return
+    this.targets.delete(key)
+    const labels = { listener, target: e.label }
+    for (const s of STATES) this.targetState.remove({ ...labels, state: s })
+    for (const from of STATES) for (const to of STATES) this.transitions.remove({ ...labels, from, to })
+    this.targetPackets.remove(labels)
+    this.targetBytes.remove(labels)
+    this.conntrack.remove(labels)
+  }
+
+  /** Removes every target not in `keep` (e.g. after a reload or DNS change). */
+  retainTargets(keep: Iterable<{ listener: string; target: string }>): void {
+    const wanted = new Set<string>()
+    for (const k of keep) wanted.add(keyOf(k.listener, k.target))
+    for (const e of [...this.targets.values()]) if (!wanted.has(keyOf(e.listener, e.target))) this.removeTarget(e.listener, e.target)
+  }
+
+  /** Removes the listener-level series (and targets) of listeners not in `names`. */
+  retainListeners(names: Iterable<string>): void {
+    const keep = new Set(names)
+    for (const e of [...this.targets.values()]) if (!keep.has(e.listener)) this.removeTarget(e.listener, e.target)
+    for (const listener of [...this.listeners]) {
+      if (keep.has(listener)) continue
+      this.listeners.delete(listener)
+      this.listenerPackets.remove({ listener })
+      this.listenerBytes.remove({ listener })
+      for (const result of ['ok', 'fail']) this.checkDuration.remove({ listener, result })
+    }
+  }
+
+  /** The exposition text for `/metrics`. */
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  /** The content type to serve `text()` with. */
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  private entry(listener: string, target: string): TargetEntry {
+    const key = keyOf(listener, target)
+    let e = this.targets.get(key)
+    if (e) return e
+    let label: string
+    if (this.options.labelTarget) {
+      label = this.options.labelTarget(listener, target)
+      if (IPV4.test(label)) throw new Error(`metrics label for a target of listener "${listener}" contains an address`)
+    } else {
+      const n = this.nextIndex.get(listener) ?? 0
+      this.nextIndex.set(listener, n + 1)
+      label = `${listener}/${n}`
+    }
+    e = { listener, target, label }
+    this.targets.set(key, e)
+    return e
+  }
+}
+
+function keyOf(listener: string, target: string): string {
+  return `${listener}\u0000${target}`
+}
+
+/** The counter increase between two kernel readings; a smaller reading means the rule was rewritten. */
+function increase(previous: number | undefined, current: number): number {
+  if (!Number.isFinite(current) || current < 0) return 0
+  if (previous === undefined || current < previous) return current
+  return current - previous
+}
