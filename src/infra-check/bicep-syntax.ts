@@ -124,3 +124,19 @@ export function declarationParts(decl: Node): DeclarationParts | undefined {
     condition,
   }
 }
+
+/**
+ * The full type and API version a resource declaration names. A nested declaration writes its
+ * type relative to the parent (`'subnets'`) and may leave out the version, which it then
+ * inherits; `version` is `undefined` when none is written or inherited.
+ */
+export function resolveResourceType(written: string, parent?: { type: string; version: string }): { type: string; version: string | undefined } {
+  const at = written.lastIndexOf('@')
+  let type = at < 0 ? written : written.slice(0, at)
+  let version = at < 0 ? undefined : written.slice(at + 1)
+  if (parent !== undefined) {
+    if (!type.includes('.')) type = `${parent.type}/${type}`
+    version ??= parent.version
+  }
+  return { type, version }
+}

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseBicep, positionOf, syntaxErrors, type Diagnostic, type Node } from './bicep-parser.js'
-import { childOfType, childrenOf, declarationParts, literalString, nestedResources, objectEntries } from './bicep-syntax.js'
+import { childOfType, childrenOf, declarationParts, literalString, nestedResources, objectEntries, resolveResourceType } from './bicep-syntax.js'
 import { PropertyFlags, TypeIndex, discriminatorOf, itemTypeOf, objectShapeOf, type TypeHandle } from './type-index.js'
 
 /** Keys Bicep itself adds to every resource body; they are not in the type data. */
@@ -90,14 +90,7 @@ class FileChecker {
       this.reportAt(parts.target, `resource "${parts.name}": the type must be a plain string 'Namespace/type@version'`)
       return
     }
-    const at = written.lastIndexOf('@')
-    let type = at < 0 ? written : written.slice(0, at)
-    let version = at < 0 ? undefined : written.slice(at + 1)
-    if (parent !== undefined) {
-      // A nested declaration names its type relative to the parent and may inherit its version.
-      if (!type.includes('.')) type = `${parent.type}/${type}`
-      version ??= parent.version
-    }
+    const { type, version } = resolveResourceType(written, parent)
     if (version === undefined) {
       this.reportAt(parts.target, `resource "${parts.name}": "${written}" has no API version; write '${type}@<version>'`)
       return
