@@ -2,7 +2,6 @@
 // its line and column, and a correct file must pass. The type data is Azure's, from ../shared.
 import t from 'tap'
 import path from 'node:path'
-import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { checkBicepFiles } from '../../src/infra-check/check-types.js'
 import { formatDiagnostic } from '../../src/infra-check/bicep-parser.js'
@@ -84,4 +83,24 @@ t.test('syntax errors are reported by the grammar', async (t) => {
   const got = await check({ 'main.bicep': `resource a 'Microsoft.Network/virtualNetworks@2024-05-01' = {\n  name: 'a'\n  properties: {\n` })
   t.ok(got.length > 0, 'an unclosed object is an error')
   t.match(got[0], /^main\.bicep:\d+:\d+: syntax error/)
+})
+
+t.test('existing resources take only name/parent/scope; module params must be declared', async (t) => {
+  const got = await check({
+    'main.bicep': `resource v 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {
+  name: 'v'
+  properties: {}
+}
+module m 'mod.bicep' = {
+  name: 'm'
+  params: { lisenters: [] }
+}
+`,
+    'mod.bicep': `param listeners array\nresource n 'Microsoft.Network/natGateways@2024-05-01' = {\n  name: 'n'\n  properties: { idleTimeOutInMinutes: 4 }\n}\n`,
+  })
+  t.same(got, [
+    'main.bicep:3:3: resource "v": an existing resource takes only name, parent and scope, not "properties"',
+    'main.bicep:7:13: module "m": "mod.bicep" declares no parameter "lisenters"; did you mean "listeners"?',
+    'mod.bicep:4:17: properties.idleTimeOutInMinutes: wrong casing, NatGatewayPropertiesFormat spells it "idleTimeoutInMinutes"',
+  ])
 })
