@@ -1,0 +1,147 @@
+/**
+ * Where the daemon's config comes from (a file, or the instance's userData in IMDS) and the Azure
+ * sets (IP Group targets, Private Link Service sources) when the config names any. Nothing here
+ * contacts Azure unless the config or `--config-from imds` asks for it.
+ */
+import type { Logger } from 'pino'
+import { formatProblems, loadConfigFile, parseConfig } from '../config/load.js'
+import type { Config } from '../config/types.js'
+import { azureEndpointsFromEnv } from '../azure/endpoints.js'
+import { ImdsClient } from '../azure/imds.js'
+import { ImdsConfigSource } from '../azure/imds-config.js'
+import { createManagedIdentityCredential } from '../azure/credential.js'
+import { createNetworkClients } from '../azure/network.js'
+import { createAzureSetsReader } from '../azure/reader.js'
+import { AzureSetsRefresher } from '../azure/sets.js'
+import type { AzureView } from '../reconcile/engine.js'
+import { messageOf } from '../errors.js'
+import type { DaemonArgs } from './args.js'
+
+export type LoadResult = { ok: true; config: Config } | { ok: false; problems: string }
+
+export interface ConfigSource {
+  /** Reads and validates the config now. */
+  load(): Promise<LoadResult>
+  /** Calls `changed` when the source has a new version (IMDS polling); files change by reload. */
+  watch(changed: () => void): void
+  stop(): void
+  describe(): string
+}
+
+function fileSource(file: string): ConfigSource {
+  return {
+    async load() {
+      const r = await loadConfigFile(file)
+      return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
+    },
+    watch() {},
+    stop() {},
+    describe: () => `file:${file}`,
+  }
+}
+
+function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource {
+  const imds = new ImdsClient({ endpoint: azureEndpointsFromEnv(env).imds })
+  let latest: string | undefined
+  let poller: ImdsConfigSource | undefined
+  const parse = (text: string): LoadResult => {
+    const r = parseConfig(text, 'imds:userData')
+    return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
+  }
+  return {
+    async load() {
+      try {
+        latest = await imds.getUserData()
+      } catch (err: unknown) {
+        if (latest === undefined) return { ok: false, problems: `imds:userData:1:1: (userData): reading it failed: ${messageOf(err)}` }
+        logger.warn({ err: messageOf(err) }, 'reading userData failed; using the last text read')
+      }
+      const r = parse(latest ?? '')
+      if (r.ok) poller?.setRefreshSeconds(r.config.azure?.refreshSeconds ?? 60)
+      return r
+    },
+    watch(changed) {
+      let first = true
+      poller = new ImdsConfigSource({
+        imds,
+        onText: (text) => {
+          const isNew = !first && text !== latest
+          first = false
+          if (isNew) changed()
+        },
+        logger: logger.child({ component: 'imds-config' }),
+      })
+      poller.start()
+    },
+    stop: () => poller?.stop(),
+    describe: () => 'imds:userData',
+  }
+}
+
+export interface AzureSets {
+  view: AzureView
+  reconfigure(config: Config): Promise<void>
+  stop(): void
+}
+
+function idsOf(config: Config): { ipGroups: string[]; privateLinkServices: string[] } {
+  return {
+    ipGroups: config.listeners.flatMap((l) => l.targets.flatMap((t) => (t.kind === 'ipGroup' ? [t.resourceId] : []))),
+    privateLinkServices: config.sources.flatMap((s) => (s.kind === 'privateLinkService' ? [s.resourceId] : [])),
+  }
+}
+
+/** Starts the Azure refresher when the config names Azure resources; returns undefined otherwise. */
+async function sets(config: Config, logger: Logger, env: NodeJS.ProcessEnv, changed: () => void): Promise<AzureSets | undefined> {
+  const ids = idsOf(config)
+  if (ids.ipGroups.length + ids.privateLinkServices.length === 0 && !config.azure) return undefined
+  const endpoints = azureEndpointsFromEnv(env)
+  const log = logger.child({ component: 'azure' })
+  let refresher: AzureSetsRefresher | undefined
+  let unsubscribe: (() => void) | undefined
+  const start = async (c: Config): Promise<void> => {
+    const credential = createManagedIdentityCredential({ ...(c.azure?.identityClientId ? { clientId: c.azure.identityClientId } : {}), imdsEndpoint: endpoints.imds, maxRetries: 0, env })
+    const clients = createNetworkClients({ credential, armEndpoint: endpoints.arm })
+    const r = new AzureSetsRefresher({
+      ...idsOf(c), refreshSeconds: c.azure?.refreshSeconds ?? 60, reader: createAzureSetsReader(clients), logger: log,
+      ...(c.azure?.identityClientId ? { identityClientId: c.azure.identityClientId } : {}),
+    })
+    unsubscribe = r.onChange(() => changed())
+    r.start()
+    refresher = r
+    await r.refreshNow()
+  }
+  await start(config)
+  const entry = (map: 'ipGroups' | 'privateLinkServices', id: string): { addresses: string[]; error: string | null } | undefined => {
+    const snap = refresher?.snapshot()
+    if (!snap) return undefined
+    const addresses = snap[map].get(id)
+    const error = snap.errors.get(id)?.message ?? null
+    if (addresses === undefined && error === null) return undefined
+    return { addresses: addresses ?? [], error }
+  }
+  return {
+    view: { ipGroup: (id) => entry('ipGroups', id), privateLinkService: (id) => entry('privateLinkServices', id) },
+    async reconfigure(c) {
+      const before = JSON.stringify(idsOf(config))
+      if (JSON.stringify(idsOf(c)) === before && c.azure?.refreshSeconds === config.azure?.refreshSeconds) return
+      config = c
+      unsubscribe?.()
+      refresher?.stop()
+      await start(c)
+      changed()
+    },
+    stop() {
+      unsubscribe?.()
+      refresher?.stop()
+    },
+  }
+}
+
+/** Start-up helpers, grouped so main.ts reads as the daemon's story. */
+export const startAzure = {
+  async configSource(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): Promise<ConfigSource> {
+    return args.configFrom === 'imds' ? imdsSource(logger, env) : fileSource(args.config)
+  },
+  sets,
+}

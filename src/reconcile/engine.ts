@@ -1,0 +1,266 @@
+/**
+ * The engine keeps the kernel matching the config and the world: it owns the current (last good)
+ * config, the health checker, the DNS resolver and the applier, and turns every change into a
+ * request to the bounded sync runner. It reports what it does through `EngineHooks` (metrics,
+ * logs) and answers `status()`.
+ */
+import type { Logger } from 'pino'
+import type { Config } from '../config/types.js'
+import type { Applier, ApplyResult } from '../dataplane/applier.js'
+import { renderRuleSet } from '../dataplane/render.js'
+import type { Conntrack } from '../dataplane/conntrack.js'
+import { HealthChecker, type CheckedTarget } from '../health/checker.js'
+import type { TargetHealth } from '../health/target-health.js'
+import type { CheckResult, TcpCheck } from '../health/tcp-check.js'
+import { DnsResolver, type ResolveFn } from '../targets/dns-resolver.js'
+import { messageOf } from '../errors.js'
+import type { Status } from '../status.js'
+import {
+  isCheckable, listenerStatuses, renderInputOf, resolveSources, resolveTargets, rotationOf,
+  type ResolvedTarget, type WorldView,
+} from './desired.js'
+import { SyncRunner } from './sync-runner.js'
+
+export interface EngineHooks {
+  onSynced?(result: ApplyResult, seconds: number, verify: boolean): void
+  onApplyFailed?(err: unknown): void
+  onTransition?(target: ResolvedTarget, from: TargetHealth, to: TargetHealth): void
+  onCheck?(target: CheckedTarget, result: CheckResult): void
+  onQueued?(at: Date): void
+}
+
+/** Azure-sourced sets, when configured (issue "Azure integration"); absent means none. */
+export interface AzureView {
+  ipGroup(resourceId: string): { addresses: string[]; error: string | null } | undefined
+  privateLinkService(resourceId: string): { addresses: string[]; error: string | null } | undefined
+}
+
+export interface EngineOptions {
+  config: Config
+  applier: Applier
+  conntrack: Conntrack
+  logger: Logger
+  check: TcpCheck
+  resolve: ResolveFn
+  hooks?: EngineHooks
+  azure?: AzureView
+  version: string
+}
+
+/** A change not applied within this long makes the node report "not in sync". */
+const STALE_AFTER_MS = 5000
+
+export class Engine {
+  private config: Config
+  private targets = new Map<string, ResolvedTarget[]>()
+  private rotation = new Map<string, ResolvedTarget[]>()
+  private readonly checker: HealthChecker
+  private readonly dns: DnsResolver
+  private readonly runner: SyncRunner
+  private readonly log: Logger
+  private lastSyncOk = false
+  private lastSyncAt: Date | null = null
+  private queuedAt: number | null = null
+  private lastError: string | null = null
+  private applyFailingSince: number | null = null
+  private readonly toCut = new Set<string>()
+  private started = false
+  draining = false
+  driftRepairs = 0
+  ipForwarding = true
+
+  constructor(private readonly o: EngineOptions) {
+    this.config = o.config
+    this.log = o.logger.child({ component: 'engine' })
+    this.checker = new HealthChecker(o.check, {
+      onChange: (key, from, to) => this.onHealthChange(key, from, to),
+      onResult: (t, r) => o.hooks?.onCheck?.(t, r),
+    })
+    this.dns = new DnsResolver(o.resolve, (name) => {
+      this.log.info({ name, resolution: this.dns.get(name) }, 'dns answer changed')
+      this.refreshTargets()
+      this.request(false)
+    })
+    this.runner = new SyncRunner({
+      minIntervalMs: this.config.sync.minIntervalMs,
+      sync: (verify) => this.sync(verify),
+      onError: (err, retry) => {
+        this.lastSyncOk = false
+        this.applyFailingSince ??= Date.now()
+        this.lastError = messageOf(err)
+        this.o.hooks?.onApplyFailed?.(err)
+        this.log.error({ err: messageOf(err), retryInMs: retry }, 'sync failed; retrying with a full rewrite')
+      },
+    })
+  }
+
+  /** Resolves names, starts checks, and applies once the first round of checks is in (or after `firstRoundMaxMs`). */
+  async start(firstRoundMaxMs: number): Promise<void> {
+    await this.dns.setNames(this.dnsNames())
+    this.refreshTargets()
+    const deadline = Date.now() + firstRoundMaxMs
+    while (!this.checker.firstRoundDone() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    this.started = true
+    this.refreshRotation()
+    this.request(true)
+  }
+
+  /** Asks for a sync. `verify` reads the kernel and repairs drift. */
+  request(verify: boolean): void {
+    if (!this.started) return
+    if (this.queuedAt === null) this.queuedAt = Date.now()
+    this.o.hooks?.onQueued?.(new Date())
+    this.runner.request(verify)
+  }
+
+  /** Swaps in a new (valid) config: kept targets keep their health and their flows. */
+  async reload(config: Config): Promise<void> {
+    this.config = config
+    await this.dns.setNames(this.dnsNames())
+    this.refreshTargets()
+    this.lastError = null
+    this.request(false)
+  }
+
+  /** Records a rejected reload: the last good config stays, the error shows in status. */
+  rejectReload(message: string): void {
+    this.lastError = message
+  }
+
+  currentConfig(): Config {
+    return this.config
+  }
+
+  /** Called by the Azure refresher when a set changed. */
+  azureChanged(): void {
+    this.refreshTargets()
+    this.request(false)
+  }
+
+  /** True when the last sync succeeded and no queued change has waited past the bound. */
+  inSync(): boolean {
+    if (!this.lastSyncOk) return false
+    return this.queuedAt === null || Date.now() - this.queuedAt < STALE_AFTER_MS
+  }
+
+  /** How long applies have been failing (ms), 0 when the last one succeeded. */
+  applyFailingForMs(): number {
+    return this.applyFailingSince === null ? 0 : Date.now() - this.applyFailingSince
+  }
+
+  stop(): void {
+    this.runner.stop()
+    this.checker.stop()
+    this.dns.stop()
+  }
+
+  status(extra: { counters?: (key: string) => { bytes: number; packets: number } | undefined; connections?: (key: string) => number | undefined; backend?: string; configSource?: string } = {}): Status {
+    const inSync = this.inSync()
+    const listeners = listenerStatuses(this.config, this.targets, this.rotation, {
+      inSync, draining: this.draining, health: (k) => this.checker.health(k), ...extra,
+    })
+    return {
+      node: {
+        ready: inSync && !this.draining && listeners.every((l) => l.serving),
+        draining: this.draining,
+        inSync,
+        lastSyncAt: this.lastSyncAt?.toISOString() ?? null,
+        lastError: this.lastError,
+        version: this.o.version,
+        ipForwarding: this.ipForwarding,
+        driftRepairs: this.driftRepairs,
+        ...(extra.backend ? { backend: extra.backend } : {}),
+        ...(extra.configSource ? { configSource: extra.configSource } : {}),
+      },
+      listeners,
+    }
+  }
+
+  /** Every resolved target, for mapping rule counters and conntrack counts to keys. */
+  resolvedTargets(): ResolvedTarget[] {
+    return [...this.targets.values()].flat()
+  }
+
+  private dnsNames(): string[] {
+    return this.config.listeners.flatMap((l) => l.targets.flatMap((t) => (t.kind === 'host' ? [t.host] : [])))
+  }
+
+  private world(): WorldView {
+    return {
+      dns: (name) => this.dns.get(name),
+      ipGroup: (id) => this.o.azure?.ipGroup(id),
+      privateLinkService: (id) => this.o.azure?.privateLinkService(id),
+    }
+  }
+
+  private refreshTargets(): void {
+    this.targets = resolveTargets(this.config, this.world())
+    const checked: CheckedTarget[] = []
+    for (const l of this.config.listeners) {
+      if (!isCheckable(l)) continue
+      for (const t of this.targets.get(l.name) ?? []) {
+        checked.push({ key: t.key, listener: l.name, address: t.address, port: l.check.port ?? t.port, intervalMs: l.check.intervalMs, timeoutMs: l.check.timeoutMs, fall: l.check.fall, rise: l.check.rise })
+      }
+    }
+    this.checker.setTargets(checked)
+    this.refreshRotation()
+  }
+
+  private refreshRotation(): void {
+    this.rotation = new Map(this.config.listeners.map((l) => [l.name, rotationOf(l, this.targets.get(l.name) ?? [], (k) => this.checker.health(k))]))
+  }
+
+  private onHealthChange(key: string, from: TargetHealth, to: TargetHealth): void {
+    const target = this.resolvedTargets().find((t) => t.key === key)
+    if (!target) return
+    this.log.info({ listener: target.listener, target: `${target.address}:${target.port}`, from: from.state, to: to.state, reason: to.lastError }, 'target health changed')
+    this.o.hooks?.onTransition?.(target, from, to)
+    if (to.state === 'unhealthy') this.toCut.add(key)
+    else this.toCut.delete(key)
+    this.refreshRotation()
+    this.request(false)
+  }
+
+  private async sync(verify: boolean): Promise<void> {
+    const started = performance.now()
+    const queued = this.queuedAt
+    this.queuedAt = null
+    this.refreshRotation()
+    const sources = resolveSources(this.config, this.world())
+    const rules = renderRuleSet(renderInputOf(this.config, this.targets, this.rotation, sources))
+    let result: ApplyResult
+    try {
+      result = await this.o.applier.apply(rules, { verify })
+    } catch (err: unknown) {
+      this.queuedAt = queued ?? Date.now()
+      throw err
+    }
+    if (result.drift.length > 0) {
+      this.driftRepairs += result.drift.length
+      this.log.warn({ drift: result.drift }, 'repaired rules changed behind fwdd')
+    }
+    this.lastSyncOk = true
+    this.applyFailingSince = null
+    this.lastSyncAt = new Date()
+    if (this.lastError?.startsWith('applying')) this.lastError = null
+    await this.cutDeadFlows()
+    this.o.hooks?.onSynced?.(result, (performance.now() - started) / 1000, verify)
+  }
+
+  /** Deletes conntrack entries of targets that left rotation as unhealthy (after the rules changed). */
+  private async cutDeadFlows(): Promise<void> {
+    for (const key of [...this.toCut]) {
+      const t = this.resolvedTargets().find((x) => x.key === key)
+      this.toCut.delete(key)
+      if (!t) continue
+      const listener = this.config.listeners.find((l) => l.name === t.listener)
+      if (!listener || (this.rotation.get(t.listener) ?? []).some((r) => r.key === key)) continue
+      try {
+        const n = await this.o.conntrack.deleteFlowsTo(listener.protocol, t.address, t.port)
+        this.log.info({ listener: t.listener, target: `${t.address}:${t.port}`, flows: n }, 'cut flows to an unhealthy target')
+      } catch (err: unknown) {
+        this.log.error({ err: messageOf(err) }, 'cutting flows failed')
+      }
+    }
+  }
+}

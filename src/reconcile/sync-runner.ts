@@ -1,0 +1,105 @@
+/**
+ * A bounded-frequency runner for syncs (after kube-proxy's BoundedFrequencyRunner): requests that
+ * arrive close together collapse into one sync; two syncs are at least `minIntervalMs` apart; a
+ * failed sync is retried with exponential backoff and the retry verifies the kernel in full. Only
+ * one sync runs at a time. Time comes from an injected clock so tests do not sleep.
+ */
+
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms)
+    return t
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+}
+
+export interface SyncRunnerOptions {
+  minIntervalMs: number
+  /** First retry delay after a failure; doubles up to `maxBackoffMs`. */
+  backoffMs?: number
+  maxBackoffMs?: number
+  clock?: Clock
+  /** Does the work. `verify` asks for a full read-and-repair of the kernel. */
+  sync(verify: boolean): Promise<void>
+  onError?(err: unknown, retryInMs: number): void
+}
+
+export class SyncRunner {
+  private pending = false
+  private pendingVerify = false
+  private running = false
+  private timer: unknown = null
+  private timerAt = 0
+  private lastRun = -Infinity
+  private failures = 0
+  private stopped = false
+  private readonly clock: Clock
+
+  constructor(private readonly o: SyncRunnerOptions) {
+    this.clock = o.clock ?? systemClock
+  }
+
+  /** Asks for a sync; returns at once. Several requests before it runs make one sync. */
+  request(verify = false): void {
+    if (this.stopped) return
+    this.pending = true
+    this.pendingVerify ||= verify
+    if (!this.running) this.arm(Math.max(0, this.lastRun + this.o.minIntervalMs - this.clock.now()))
+  }
+
+  /** Consecutive failed syncs (0 after a success). */
+  get failureCount(): number {
+    return this.failures
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer !== null) this.clock.clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  private arm(delayMs: number): void {
+    const at = this.clock.now() + delayMs
+    if (this.timer !== null) {
+      if (this.timerAt <= at) return
+      this.clock.clearTimeout(this.timer)
+    }
+    this.timerAt = at
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null
+      void this.run()
+    }, delayMs)
+  }
+
+  private async run(): Promise<void> {
+    if (this.running || this.stopped || !this.pending) return
+    const verify = this.pendingVerify
+    this.pending = false
+    this.pendingVerify = false
+    this.running = true
+    this.lastRun = this.clock.now()
+    try {
+      await this.o.sync(verify)
+      this.failures = 0
+    } catch (err: unknown) {
+      this.failures++
+      const base = this.o.backoffMs ?? 200
+      const delay = Math.min(this.o.maxBackoffMs ?? 10000, base * 2 ** (this.failures - 1))
+      this.o.onError?.(err, delay)
+      this.pending = true
+      this.pendingVerify = true
+      this.running = false
+      if (!this.stopped) this.arm(delay)
+      return
+    }
+    this.running = false
+    if (this.pending && !this.stopped) this.arm(Math.max(0, this.lastRun + this.o.minIntervalMs - this.clock.now()))
+  }
+}
