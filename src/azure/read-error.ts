@@ -66,12 +66,18 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
 }
 
-/** Classifies an error thrown while reading `subject`. Never throws. */
-export function classifyReadError(error: unknown, subject: ReadSubject, nowMs: number): AzureReadError {
+/**
+ * Classifies an error thrown while reading `subject`. Never throws. With `consequence: false` the
+ * message leaves out what the refresher does about it (for `doctor --azure`).
+ */
+export function classifyReadError(error: unknown, subject: ReadSubject, nowMs: number, options: { consequence?: boolean } = {}): AzureReadError {
   const at = new Date(nowMs).toISOString()
+  const withConsequence = options.consequence ?? true
+  const KEEP = withConsequence ? '; keeping the last good set' : ''
+  const RETRY = withConsequence ? '; retrying with backoff, keeping the last good set' : ''
   const what = `reading ${subject.kind} ${subject.resourceId}`
   if (error instanceof AzureInvalidResponseError) {
-    return { kind: 'invalid', message: `${what}: ${lower(error.message)}; keeping the last good set`, at }
+    return { kind: 'invalid', message: `${what}: ${lower(error.message)}${KEEP}`, at }
   }
   if (isRestErrorLike(error)) {
     const status = error.statusCode
@@ -81,7 +87,7 @@ export function classifyReadError(error: unknown, subject: ReadSubject, nowMs: n
       const retryAfterMs = parseRetryAfter(error.response?.headers?.get('retry-after'), nowMs)
       return {
         kind: 'throttled',
-        message: `${what}: throttled by ARM (429)${retryAfterMs !== undefined ? `, retrying after ${Math.ceil(retryAfterMs / 1000)} s` : ''}; keeping the last good set`,
+        message: `${what}: throttled by ARM (429)${retryAfterMs !== undefined ? `, retrying after ${Math.ceil(retryAfterMs / 1000)} s` : ''}${KEEP}`,
         ...base,
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       }
@@ -89,43 +95,43 @@ export function classifyReadError(error: unknown, subject: ReadSubject, nowMs: n
     if (status === 403) {
       return {
         kind: 'forbidden',
-        message: `${what}: 403 ${code ?? 'Forbidden'}: ${describeIdentity(subject.identityClientId)} lacks ${subject.action}; assign it the Reader role (or a role with ${subject.action}) on ${subject.resourceId}; keeping the last good set`,
+        message: `${what}: 403 ${code ?? 'Forbidden'}: ${describeIdentity(subject.identityClientId)} lacks ${subject.action}; assign it the Reader role (or a role with ${subject.action}) on ${subject.resourceId}${KEEP}`,
         ...base,
       }
     }
     if (status === 401) {
       return {
         kind: 'unauthorized',
-        message: `${what}: 401 ${code ?? 'Unauthorized'}: ARM refused the token of ${describeIdentity(subject.identityClientId)}; check that the identity is assigned to the scale set and belongs to the subscription's tenant; keeping the last good set`,
+        message: `${what}: 401 ${code ?? 'Unauthorized'}: ARM refused the token of ${describeIdentity(subject.identityClientId)}; check that the identity is assigned to the scale set and belongs to the subscription's tenant${KEEP}`,
         ...base,
       }
     }
     if (status === 404) {
-      return { kind: 'not-found', message: `${what}: 404 ${code ?? 'NotFound'}: no such resource; fix the resource id in the config; keeping the last good set`, ...base }
+      return { kind: 'not-found', message: `${what}: 404 ${code ?? 'NotFound'}: no such resource; fix the resource id in the config${KEEP}`, ...base }
     }
     if (status !== undefined && status >= 200 && status < 300) {
-      return { kind: 'invalid', message: `${what}: ARM answered ${status} with a body that is not JSON of the documented shape (${lower(error.message)}); keeping the last good set`, ...base }
+      return { kind: 'invalid', message: `${what}: ARM answered ${status} with a body that is not JSON of the documented shape (${lower(error.message)})${KEEP}`, ...base }
     }
     if (status !== undefined && status >= 400 && status < 500 && status !== 408) {
-      return { kind: 'invalid', message: `${what}: HTTP ${status} ${code ?? ''}: ${lower(error.message)}; keeping the last good set`.replace('  ', ' '), ...base }
+      return { kind: 'invalid', message: `${what}: HTTP ${status} ${code ?? ''}: ${lower(error.message)}${KEEP}`.replace('  ', ' '), ...base }
     }
-    return { kind: 'transient', message: `${what}: ${status !== undefined ? `HTTP ${status}` : 'request failed'}: ${lower(error.message)}; retrying with backoff, keeping the last good set`, ...base }
+    return { kind: 'transient', message: `${what}: ${status !== undefined ? `HTTP ${status}` : 'request failed'}: ${lower(error.message)}${RETRY}`, ...base }
   }
   if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
-    return { kind: 'transient', message: `${what}: no answer in time; retrying with backoff, keeping the last good set`, at }
+    return { kind: 'transient', message: `${what}: no answer in time${RETRY}`, at }
   }
   if (error instanceof Error && (error.name === 'CredentialUnavailableError' || error.name === 'AuthenticationError' || error.name === 'AuthenticationRequiredError')) {
     return {
       kind: 'transient',
-      message: `${what}: getting a token for ${describeIdentity(subject.identityClientId)} from IMDS failed: ${lower(error.message)}; retrying with backoff, keeping the last good set`,
+      message: `${what}: getting a token for ${describeIdentity(subject.identityClientId)} from IMDS failed: ${lower(error.message)}${RETRY}`,
       at,
     }
   }
   if (error instanceof SyntaxError) {
-    return { kind: 'invalid', message: `${what}: body is not JSON (${lower(error.message)}); keeping the last good set`, at }
+    return { kind: 'invalid', message: `${what}: body is not JSON (${lower(error.message)})${KEEP}`, at }
   }
   const message = error instanceof Error ? error.message : String(error)
-  return { kind: 'transient', message: `${what}: ${lower(message)}; retrying with backoff, keeping the last good set`, at }
+  return { kind: 'transient', message: `${what}: ${lower(message)}${RETRY}`, at }
 }
 
 function lower(message: string): string {
