@@ -58,7 +58,7 @@ const ruleLines = (text: string): string[] => text.split('\n').filter((l) => l.s
 const hasFwd = (text: string): boolean => /^(:FWD-|-A FWD-|-A \S+ .*-j FWD-)/m.test(text)
 
 async function checkIpForwarding(deps: LocalDoctorDeps): Promise<Verdict> {
-  const fix = 'run `sysctl -w net.ipv4.ip_forward=1` and keep it in /etc/sysctl.d/ (install the package's systemd/fwdd-sysctl.conf there)'
+  const fix = 'run `sysctl -w net.ipv4.ip_forward=1` and keep it in /etc/sysctl.d/ (copy systemd/fwdd-sysctl.conf from the fwdd package there)'
   try {
     const value = (await deps.readFile(IP_FORWARD)).trim()
     if (value === '1') return pass('ip-forwarding', 'net.ipv4.ip_forward = 1')
