@@ -1,7 +1,16 @@
 /**
- * `fwdctl doctor [--azure]`: runs the local checks (and the Azure ones when asked) and prints one
- * verdict per line. Exit 0 when every check passed, 1 otherwise.
+ * `fwdctl doctor [--config PATH] [--azure]`: runs the local checks (and the Azure ones when asked)
+ * and prints one verdict per line. Exit 0 when every check passed, 1 otherwise.
  */
+import http from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { formatProblems, loadConfigFile } from '../config/load.js'
+import { socketAnswers } from '../control/control-server.js'
+import { DEFAULT_CONFIG } from '../daemon/args.js'
+import { createProcessRunner } from '../process/runner.js'
+import { runLocalDoctor } from './doctor-local.js'
+import { runAzureDoctorChecks } from './doctor-azure-command.js'
 import { formatVerdicts, verdictsExitCode, type Verdict } from './verdict.js'
 
 export interface DoctorContext {
@@ -9,8 +18,36 @@ export interface DoctorContext {
   io: { stdout(text: string): void; stderr(text: string): void; env: NodeJS.ProcessEnv }
 }
 
-export async function runDoctorCommand(_args: string[], ctx: DoctorContext): Promise<number> {
-  const verdicts: Verdict[] = []
+export async function runDoctorCommand(args: string[], ctx: DoctorContext): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, azure: { type: 'boolean', default: false } }, strict: true })
+  const configPath = values.config ?? DEFAULT_CONFIG
+  const loaded = await loadConfigFile(configPath)
+  const health = loaded.ok ? loaded.config.health : { address: '0.0.0.0', port: 8080 }
+  const probeAddress = health.address === '0.0.0.0' ? '127.0.0.1' : health.address
+  const verdicts: Verdict[] = await runLocalDoctor({
+    runner: createProcessRunner(),
+    readFile: (p) => readFile(p, 'utf8'),
+    checkConfig: async () => (loaded.ok ? { ok: true, problems: [] } : { ok: false, problems: formatProblems(loaded.problems).split('\n') }),
+    socketPath: ctx.socket,
+    connect: (p) => socketAnswers(p),
+    healthAddress: health.address,
+    healthPort: health.port,
+    probeHealthPort: () => probeHttp(probeAddress, health.port),
+  })
+  if (values.azure) {
+    verdicts.push(...(await runAzureDoctorChecks(loaded.ok ? loaded.config : null, ctx.io.env)))
+  }
   ctx.io.stdout(`${formatVerdicts(verdicts)}\n`)
   return verdictsExitCode(verdicts)
+}
+
+function probeHttp(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path: '/health', timeout: 1000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+  })
 }

@@ -106,7 +106,15 @@ export class Applier {
       text += [`*${table}`, ...declare, ...rules, ...tail.filter((l) => !l.startsWith('-X')), ...tail.filter((l) => l.startsWith('-X')), 'COMMIT', ''].join('\n')
       result.rulesWritten += rules.length
     }
-    if (text !== '') await this.restore(text)
+    if (text !== '') {
+      try {
+        await this.restore(text)
+      } catch (err: unknown) {
+        // What the kernel holds is now uncertain: the next apply reads it instead of trusting memory.
+        this.lastApplied = null
+        throw err
+      }
+    }
     this.lastApplied = { nat: new Map(desired.nat), filter: new Map(desired.filter) }
     return result
   }

@@ -1,0 +1,133 @@
+// The applier against a strict fake of iptables: one transaction, only fwdd's chains, jumps once.
+import t from 'tap'
+import { Applier } from '../../src/dataplane/applier.js'
+import { renderRuleSet, type RenderInput } from '../../src/dataplane/render.js'
+import { FakeIptables } from '../helpers/fake-iptables.js'
+
+const backend = { name: 'nft' as const, save: 'iptables-nft-save', restore: 'iptables-nft-restore', iptables: 'iptables-nft' }
+const two: RenderInput = {
+  sources: ['198.18.0.0/24'],
+  listeners: [{ name: 'web', protocol: 'tcp', port: 8000, rotation: [{ address: '198.18.1.2', port: 80, weight: 1 }, { address: '198.18.2.2', port: 80, weight: 1 }], known: [{ address: '198.18.1.2', port: 80, weight: 1 }, { address: '198.18.2.2', port: 80, weight: 1 }] }],
+}
+
+function setup(): { fake: FakeIptables; applier: Applier } {
+  const fake = new FakeIptables()
+  // Another tool's rules and chain, which must survive everything.
+  fake.tables.nat.set('DOCKER', ['-d 198.18.9.9/32 -j RETURN'])
+  fake.tables.nat.get('PREROUTING')!.push('-m addrtype --dst-type LOCAL -j DOCKER')
+  fake.tables.filter.get('FORWARD')!.push('-j DROP')
+  return { fake, applier: new Applier(fake, backend) }
+}
+
+t.test('first apply writes every chain and the four jumps at the top, in one transaction', async (t) => {
+  const { fake, applier } = setup()
+  const r = await applier.apply(renderRuleSet(two), { verify: true })
+  t.equal(fake.restoreCalls(), 1)
+  t.equal(r.jumpsFixed, 4)
+  t.equal(fake.tables.nat.get('PREROUTING')![0], '-m comment --comment fwdd -j FWD-PREROUTING')
+  t.equal(fake.tables.filter.get('FORWARD')![0], '-m comment --comment fwdd -j FWD-FORWARD')
+  t.same(fake.tables.nat.get('DOCKER'), ['-d 198.18.9.9/32 -j RETURN'])
+  t.equal(fake.tables.filter.get('FORWARD')![1], '-j DROP')
+})
+
+t.test('applying the same set again runs no restore', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  const r1 = await applier.apply(renderRuleSet(two), { verify: false })
+  const r2 = await applier.apply(renderRuleSet(two), { verify: true })
+  t.equal(fake.restoreCalls(), 1)
+  t.same([r1.chainsWritten, r2.chainsWritten, r2.jumpsFixed], [0, 0, 0])
+  // A fresh applier (a restarted daemon) that verifies finds nothing to do either.
+  const again = new Applier(fake, backend)
+  t.equal((await again.apply(renderRuleSet(two), { verify: true })).chainsWritten, 0)
+  t.equal(fake.restoreCalls(), 1)
+})
+
+t.test('a target flip rewrites only the listener chain', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  const one = structuredClone(two)
+  one.listeners[0]!.rotation.pop()
+  const r = await applier.apply(renderRuleSet(one), { verify: false })
+  t.equal(r.chainsWritten, 1)
+  const last = fake.calls.at(-1)!
+  t.match(last.input ?? '', /^\*nat\n:FWD-L-web - \[0:0\]\n/)
+  t.notMatch(last.input ?? '', /FWD-PREROUTING - /)
+})
+
+t.test('drift is found and repaired when verifying: a flushed chain and a missing jump', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  fake.tables.nat.set('FWD-L-web', [])
+  fake.tables.nat.get('PREROUTING')!.shift()
+  const quiet = await applier.apply(renderRuleSet(two), { verify: false })
+  t.equal(quiet.chainsWritten, 0, 'a partial sync trusts what it applied')
+  const r = await applier.apply(renderRuleSet(two), { verify: true })
+  t.same(r.drift.sort(), ['nat/FWD-L-web', 'nat/PREROUTING->FWD-PREROUTING'])
+  t.equal(fake.tables.nat.get('PREROUTING')![0], '-m comment --comment fwdd -j FWD-PREROUTING')
+  t.equal(fake.tables.nat.get('FWD-L-web')!.length, 3)
+  t.equal(fake.tables.nat.get('PREROUTING')!.length, 2, 'the other tool\'s jump is still there')
+})
+
+t.test('duplicate jumps are removed', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  fake.tables.nat.get('PREROUTING')!.push('-m comment --comment fwdd -j FWD-PREROUTING')
+  await applier.apply(renderRuleSet(two), { verify: true })
+  t.equal(fake.tables.nat.get('PREROUTING')!.filter((r) => r.includes('FWD-PREROUTING')).length, 1)
+})
+
+t.test('chains no longer needed are deleted; other chains untouched', async (t) => {
+  const { fake, applier } = setup()
+  const both: RenderInput = structuredClone(two)
+  both.listeners.push({ name: 'api', protocol: 'tcp', port: 8443, rotation: [{ address: '198.18.1.2', port: 443, weight: 1 }], known: [{ address: '198.18.1.2', port: 443, weight: 1 }] })
+  await applier.apply(renderRuleSet(both), { verify: true })
+  t.ok(fake.tables.nat.has('FWD-L-api'))
+  const r = await applier.apply(renderRuleSet(two), { verify: false })
+  t.equal(r.chainsDeleted, 2)
+  t.notOk(fake.tables.nat.has('FWD-L-api'))
+  t.notOk(fake.tables.filter.has('FWD-F-api'))
+  t.ok(fake.tables.nat.has('DOCKER'))
+})
+
+t.test('a failed restore reports iptables\' stderr and the next apply verifies in full', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  const one = structuredClone(two)
+  one.listeners[0]!.rotation.pop()
+  fake.failNextRestore = 'iptables-restore v1.8.9 (nf_tables): Another app is currently holding the xtables lock.'
+  await t.rejects(applier.apply(renderRuleSet(one), { verify: false }), /applying the rule set: iptables-nft-restore exited 4: .*xtables lock/)
+  const saves = fake.calls.filter((c) => c.file.endsWith('-save')).length
+  await applier.apply(renderRuleSet(one), { verify: false })
+  t.ok(fake.calls.filter((c) => c.file.endsWith('-save')).length > saves, 'the retry read the kernel again')
+  t.equal(fake.tables.nat.get('FWD-L-web')!.length, 2)
+})
+
+t.test('adoption: a new applier that adopts the kernel writes only differences', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  const next = new Applier(fake, backend)
+  next.adopt(await next.readKernel())
+  const one = structuredClone(two)
+  one.listeners[0]!.rotation.pop()
+  const r = await next.apply(renderRuleSet(one), { verify: false })
+  t.equal(r.chainsWritten, 1)
+})
+
+t.test('cleanup removes every FWD- chain and jump and nothing else; twice is fine', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  const r = await applier.cleanup()
+  t.equal(r.jumpsDeleted, 4)
+  for (const table of Object.values(fake.tables)) {
+    for (const [chain, rules] of table) {
+      t.notOk(chain.startsWith('FWD-'), chain)
+      t.notOk(rules.some((x) => x.includes('FWD-')), chain)
+    }
+  }
+  t.same(fake.tables.nat.get('PREROUTING'), ['-m addrtype --dst-type LOCAL -j DOCKER'])
+  t.same(fake.tables.filter.get('FORWARD'), ['-j DROP'])
+  const before = fake.restoreCalls()
+  t.same(await applier.cleanup(), { chainsDeleted: 0, jumpsDeleted: 0 })
+  t.equal(fake.restoreCalls(), before)
+})
