@@ -44,7 +44,7 @@ interface WriteFile { path: string; content: string; encoding?: string; permissi
 interface CloudConfig {
   packages: string[]
   package_update: boolean
-  apt: { sources: Record<string, { source: string; key: string }> }
+  apt: { preserve_sources_list: boolean; sources: Record<string, { source: string; key: string }> }
   write_files: WriteFile[]
   runcmd: Array<string | string[]>
 }
@@ -97,6 +97,7 @@ t.test('rendered user-data passes cloud-init schema and holds config, unit, sysc
 
   t.same([...c.packages].sort(), ['conntrack', 'iptables', 'nodejs'])
   t.equal(c.package_update, true)
+  t.equal(c.apt.preserve_sources_list, true, 'the image\'s Ubuntu sources and mirror stay as they are')
   const ns = c.apt.sources['nodesource.list']
   t.match(ns?.source, /^deb \[signed-by=\$KEY_FILE\] https:\/\/deb\.nodesource\.com\/node_22\.x nodistro main$/)
 
