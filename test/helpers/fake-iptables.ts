@@ -12,7 +12,7 @@ const BUILTIN: Record<string, string[]> = {
 }
 const TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'CONNMARK', 'MARK', 'LOG'])
 
-type Tables = Record<string, Map<string, string[]>>
+type Tables = { nat: Map<string, string[]>; filter: Map<string, string[]>; [name: string]: Map<string, string[]> }
 
 export class FakeIptables implements Runner {
   tables: Tables = { nat: new Map(BUILTIN.nat!.map((c) => [c, []])), filter: new Map(BUILTIN.filter!.map((c) => [c, []])) }
