@@ -1,5 +1,6 @@
 /** The registry of measurements `main` runs, in order; each takes the mode and a progress logger. */
 import { measureDataplane } from './dataplane.js'
+import { measureFailover } from './failover.js'
 
 export interface MeasureContext {
   quick: boolean
@@ -8,6 +9,7 @@ export interface MeasureContext {
 
 export const MEASUREMENTS = {
   dataplane: (c: MeasureContext) => measureDataplane(c),
+  failover: (c: MeasureContext) => measureFailover(c),
 } satisfies Record<string, (c: MeasureContext) => Promise<unknown>>
 
 export type MeasurementName = keyof typeof MEASUREMENTS
