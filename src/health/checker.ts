@@ -1,11 +1,18 @@
 /**
- * Runs the periodic checks of every target and keeps their health. Each target gets its own timer
- * with a random first offset inside the interval, so 1000 targets spread their handshakes over the
- * interval instead of firing together. A state change calls `onChange` once; the reconcile loop
- * collapses bursts of changes into one sync.
+ * Runs the periodic checks of every target and keeps their health. Each target gets its own timer.
+ * The first check of a new target runs within `FIRST_CHECK_SPREAD_MS` (so a starting daemon has its
+ * first round quickly, without firing every handshake at once); the second runs at a random phase
+ * inside the interval, and every later one an interval after the previous one started. So 1000
+ * targets spread their handshakes evenly over the interval instead of firing together. A state
+ * change calls `onChange` once; the reconcile loop collapses bursts of changes into one sync.
  */
+import type { Clock } from '../reconcile/sync-runner.js'
+import { systemClock } from '../reconcile/sync-runner.js'
 import { initialHealth, recordResult, type TargetHealth } from './target-health.js'
 import type { CheckResult, TcpCheck } from './tcp-check.js'
+
+/** The window over which the first checks of new targets are spread. */
+export const FIRST_CHECK_SPREAD_MS = 200
 
 export interface CheckedTarget {
   /** Stable identity: listener, address and port. */
@@ -25,10 +32,17 @@ export interface HealthEvents {
   onResult?(target: CheckedTarget, result: CheckResult): void
 }
 
+export interface HealthCheckerOptions {
+  /** Timers and time; the system clock unless a test injects a fake. */
+  clock?: Clock
+  /** Uniform in [0, 1): the spread of the checks. */
+  random?: () => number
+}
+
 interface Entry {
   target: CheckedTarget
   health: TargetHealth
-  timer: NodeJS.Timeout | null
+  timer: unknown
   checks: number
 }
 
@@ -36,15 +50,20 @@ interface Entry {
 export class HealthChecker {
   private readonly entries = new Map<string, Entry>()
   private stopped = false
+  private readonly clock: Clock
+  private readonly random: () => number
 
-  constructor(private readonly check: TcpCheck, private readonly events: HealthEvents, private readonly now: () => number = Date.now) {}
+  constructor(private readonly check: TcpCheck, private readonly events: HealthEvents, options: HealthCheckerOptions = {}) {
+    this.clock = options.clock ?? systemClock
+    this.random = options.random ?? Math.random
+  }
 
   /** Starts checking new targets, stops removed ones; targets kept keep their health. */
   setTargets(targets: readonly CheckedTarget[]): void {
     const wanted = new Map(targets.map((t) => [t.key, t]))
     for (const [key, e] of this.entries) {
       if (!wanted.has(key)) {
-        if (e.timer) clearTimeout(e.timer)
+        if (e.timer !== null) this.clock.clearTimeout(e.timer)
         this.entries.delete(key)
       }
     }
@@ -54,14 +73,13 @@ export class HealthChecker {
         e.target = t
         continue
       }
-      const entry: Entry = { target: t, health: initialHealth(this.now()), timer: null, checks: 0 }
+      const entry: Entry = { target: t, health: initialHealth(this.clock.now()), timer: null, checks: 0 }
       this.entries.set(t.key, entry)
-      // The first check runs soon (so the first round completes quickly at start); later ones keep
-      // the random phase this offset gives them.
-      this.schedule(entry, Math.random() * Math.min(t.intervalMs, 200))
+      this.schedule(entry, this.random() * Math.min(t.intervalMs, FIRST_CHECK_SPREAD_MS))
     }
   }
 
+  /** The target's current health; undefined for a key not being checked. */
   health(key: string): TargetHealth | undefined {
     return this.entries.get(key)?.health
   }
@@ -72,29 +90,42 @@ export class HealthChecker {
     return true
   }
 
+  /** Stops every timer; checks in flight finish but their results are dropped. Final. */
   stop(): void {
     this.stopped = true
-    for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer)
+    for (const e of this.entries.values()) if (e.timer !== null) this.clock.clearTimeout(e.timer)
   }
 
   private schedule(entry: Entry, delayMs: number): void {
     if (this.stopped) return
-    entry.timer = setTimeout(() => void this.run(entry), delayMs)
-    entry.timer.unref?.()
+    const timer = this.clock.setTimeout(() => {
+      entry.timer = null
+      void this.run(entry)
+    }, delayMs)
+    ;(timer as { unref?: () => void } | null)?.unref?.()
+    entry.timer = timer
   }
 
   private async run(entry: Entry): Promise<void> {
     const t = entry.target
-    const started = this.now()
-    const result = await this.check(t.address, t.port, t.timeoutMs)
+    const started = this.clock.now()
+    let result: CheckResult
+    try {
+      result = await this.check(t.address, t.port, t.timeoutMs)
+    } catch (err: unknown) {
+      // A check that throws must not stop this target's timer for good: count it as a failure.
+      result = { ok: false, error: `check failed: ${err instanceof Error ? err.message : String(err)}`, latencyMs: this.clock.now() - started }
+    }
     if (this.stopped || this.entries.get(t.key) !== entry) return
     entry.checks++
     this.events.onResult?.(t, result)
     const before = entry.health
-    const after = recordResult(before, result.ok, result.error, t, this.now())
+    const after = recordResult(before, result.ok, result.error, t, this.clock.now())
     entry.health = after
     if (after.state !== before.state) this.events.onChange(t.key, before, after)
-    const elapsed = this.now() - started
-    this.schedule(entry, Math.max(0, t.intervalMs - elapsed))
+    // After the first check, move to a random phase of the interval (the first checks were packed
+    // into a short window); from then on keep the period.
+    const delay = entry.checks === 1 ? this.random() * t.intervalMs : t.intervalMs - (this.clock.now() - started)
+    this.schedule(entry, Math.max(0, delay))
   }
 }
