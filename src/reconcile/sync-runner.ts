@@ -1,16 +1,19 @@
 /**
  * A bounded-frequency runner for syncs (after kube-proxy's BoundedFrequencyRunner): requests that
- * arrive close together collapse into one sync; two syncs are at least `minIntervalMs` apart; a
- * failed sync is retried with exponential backoff and the retry verifies the kernel in full. Only
- * one sync runs at a time. Time comes from an injected clock so tests do not sleep.
+ * arrive close together collapse into one sync; two syncs start at least `minIntervalMs` apart; a
+ * failed sync is retried with exponential backoff (new requests do not cut the backoff short) and
+ * the retry verifies the kernel in full. Only one sync runs at a time. Time comes from an injected
+ * clock so tests do not sleep.
  */
 
+/** Time and timers, injectable so tests drive them by hand. */
 export interface Clock {
   now(): number
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
 }
 
+/** The real clock (Date.now and the global timers). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
@@ -31,6 +34,7 @@ export interface SyncRunnerOptions {
   onError?(err: unknown, retryInMs: number): void
 }
 
+/** Runs `sync` on request, within the bounds above. Construct once; `stop()` is final. */
 export class SyncRunner {
   private pending = false
   private pendingVerify = false
@@ -38,6 +42,8 @@ export class SyncRunner {
   private timer: unknown = null
   private timerAt = 0
   private lastRun = -Infinity
+  /** No sync starts before this (the backoff after a failure). */
+  private notBefore = -Infinity
   private failures = 0
   private stopped = false
   private readonly clock: Clock
@@ -51,7 +57,7 @@ export class SyncRunner {
     if (this.stopped) return
     this.pending = true
     this.pendingVerify ||= verify
-    if (!this.running) this.arm(Math.max(0, this.lastRun + this.o.minIntervalMs - this.clock.now()))
+    if (!this.running) this.arm(this.nextDelay())
   }
 
   /** Consecutive failed syncs (0 after a success). */
@@ -63,6 +69,10 @@ export class SyncRunner {
     this.stopped = true
     if (this.timer !== null) this.clock.clearTimeout(this.timer)
     this.timer = null
+  }
+
+  private nextDelay(): number {
+    return Math.max(0, this.lastRun + this.o.minIntervalMs - this.clock.now(), this.notBefore - this.clock.now())
   }
 
   private arm(delayMs: number): void {
@@ -96,10 +106,12 @@ export class SyncRunner {
       this.pending = true
       this.pendingVerify = true
       this.running = false
-      if (!this.stopped) this.arm(delay)
+      this.notBefore = this.clock.now() + delay
+      if (!this.stopped) this.arm(this.nextDelay())
       return
     }
     this.running = false
-    if (this.pending && !this.stopped) this.arm(Math.max(0, this.lastRun + this.o.minIntervalMs - this.clock.now()))
+    this.notBefore = -Infinity
+    if (this.pending && !this.stopped) this.arm(this.nextDelay())
   }
 }
