@@ -4,7 +4,8 @@
  * contacts Azure unless the config or `--config-from imds` asks for it.
  */
 import type { Logger } from 'pino'
-import { formatProblems, loadConfigFile, parseConfig } from '../config/load.js'
+import { formatProblems, parseConfig } from '../config/load.js'
+import type { ConfigSource, LoadResult } from './config-source.js'
 import type { Config } from '../config/types.js'
 import { azureEndpointsFromEnv } from '../azure/endpoints.js'
 import { ImdsClient } from '../azure/imds.js'
@@ -15,32 +16,9 @@ import { createAzureSetsReader } from '../azure/reader.js'
 import { AzureSetsRefresher } from '../azure/sets.js'
 import type { AzureView } from '../reconcile/engine.js'
 import { messageOf } from '../errors.js'
-import type { DaemonArgs } from './args.js'
 
-export type LoadResult = { ok: true; config: Config } | { ok: false; problems: string }
-
-export interface ConfigSource {
-  /** Reads and validates the config now. */
-  load(): Promise<LoadResult>
-  /** Calls `changed` when the source has a new version (IMDS polling); files change by reload. */
-  watch(changed: () => void): void
-  stop(): void
-  describe(): string
-}
-
-function fileSource(file: string): ConfigSource {
-  return {
-    async load() {
-      const r = await loadConfigFile(file)
-      return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
-    },
-    watch() {},
-    stop() {},
-    describe: () => `file:${file}`,
-  }
-}
-
-function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource {
+/** The config from the instance's userData, polled every `azure.refreshSeconds`. */
+export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource {
   const imds = new ImdsClient({ endpoint: azureEndpointsFromEnv(env).imds })
   let latest: string | undefined
   let poller: ImdsConfigSource | undefined
@@ -92,7 +70,7 @@ function idsOf(config: Config): { ipGroups: string[]; privateLinkServices: strin
 }
 
 /** Starts the Azure refresher when the config names Azure resources; returns undefined otherwise. */
-async function sets(config: Config, logger: Logger, env: NodeJS.ProcessEnv, changed: () => void): Promise<AzureSets | undefined> {
+export async function startAzureSets(config: Config, logger: Logger, env: NodeJS.ProcessEnv, changed: () => void): Promise<AzureSets | undefined> {
   const ids = idsOf(config)
   if (ids.ipGroups.length + ids.privateLinkServices.length === 0 && !config.azure) return undefined
   const endpoints = azureEndpointsFromEnv(env)
@@ -136,12 +114,4 @@ async function sets(config: Config, logger: Logger, env: NodeJS.ProcessEnv, chan
       refresher?.stop()
     },
   }
-}
-
-/** Start-up helpers, grouped so main.ts reads as the daemon's story. */
-export const startAzure = {
-  async configSource(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): Promise<ConfigSource> {
-    return args.configFrom === 'imds' ? imdsSource(logger, env) : fileSource(args.config)
-  },
-  sets,
 }

@@ -26,7 +26,7 @@ import { messageOf } from '../errors.js'
 import { VERSION } from '../version.js'
 import { DAEMON_USAGE, parseDaemonArgs, type DaemonArgs } from './args.js'
 import { metricsHooks, refreshTrafficMetrics, trafficView } from './observe.js'
-import { startAzure, type ConfigSource } from './azure-wiring.js'
+import { fileSource, needsAzure, type ConfigSource } from './config-source.js'
 
 export interface DaemonIo {
   stdout(text: string): void
@@ -67,7 +67,8 @@ export async function runDaemon(argv: string[], io: DaemonIo, env: NodeJS.Proces
 }
 
 async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): Promise<number> {
-  const source: ConfigSource = await startAzure.configSource(args, logger, env)
+  // The Azure SDKs load only when the config or the flags need them: a plain node starts faster and smaller.
+  const source: ConfigSource = args.configFrom === 'imds' ? (await import('./azure-wiring.js')).imdsSource(logger, env) : fileSource(args.config)
   const first = await source.load()
   if (!first.ok) {
     logger.fatal({ problems: first.problems }, 'config invalid; not starting')
@@ -86,7 +87,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }
   const metrics = new Metrics({ version: VERSION })
   const drain = new DrainStore(args.stateDir, logger.child({ component: 'drain' }))
-  const azure = await startAzure.sets(config, logger, env, () => engine.azureChanged())
+  const azure = needsAzure(config) ? await (await import('./azure-wiring.js')).startAzureSets(config, logger, env, () => engine.azureChanged()) : undefined
   const engine: Engine = new Engine({
     config, applier, conntrack, logger, check: tcpConnectCheck, resolve: systemResolve, version: VERSION,
     hooks: metricsHooks(metrics), ...(azure ? { azure: azure.view } : {}),

@@ -119,6 +119,8 @@ export interface ListenerStatusInput {
   health: (key: string) => HealthView | undefined
   counters?: (key: string) => { bytes: number; packets: number } | undefined
   connections?: (key: string) => number | undefined
+  /** When the daemon started: the `since` of targets that were never checked (udp without a check). */
+  startedAt?: number
 }
 
 /** Builds the listeners part of the status object. Serving = in sync, not draining, a healthy target. */
@@ -143,7 +145,7 @@ export function listenerStatuses(config: Config, targets: Map<string, ResolvedTa
           address: t.address,
           port: t.port,
           state: h?.state ?? 'unknown',
-          since: new Date(h?.since ?? 0).toISOString(),
+          since: new Date(h?.since ?? input.startedAt ?? 0).toISOString(),
           lastError: h?.lastError ?? t.sourceError,
           inRotation: inRot.has(t.key),
           weight: t.weight,

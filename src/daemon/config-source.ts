@@ -1,0 +1,36 @@
+/**
+ * Where the daemon's config comes from. A file is re-read on reload (SIGHUP, `fwdctl reload`);
+ * IMDS userData (azure-wiring.ts, loaded only when asked for) is also polled for changes.
+ */
+import { formatProblems, loadConfigFile } from '../config/load.js'
+import type { Config } from '../config/types.js'
+
+export type LoadResult = { ok: true; config: Config } | { ok: false; problems: string }
+
+export interface ConfigSource {
+  /** Reads and validates the config now. */
+  load(): Promise<LoadResult>
+  /** Calls `changed` when the source has a new version (IMDS polling); files change by reload. */
+  watch(changed: () => void): void
+  stop(): void
+  describe(): string
+}
+
+/** The config from a file. */
+export function fileSource(file: string): ConfigSource {
+  return {
+    async load() {
+      const r = await loadConfigFile(file)
+      return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
+    },
+    watch() {},
+    stop() {},
+    describe: () => `file:${file}`,
+  }
+}
+
+
+/** Whether a config names Azure resources (so the Azure module must be loaded). */
+export function needsAzure(config: Config): boolean {
+  return config.azure !== undefined || config.sources.some((s) => s.kind === 'privateLinkService') || config.listeners.some((l) => l.targets.some((t) => t.kind === 'ipGroup'))
+}
