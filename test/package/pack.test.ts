@@ -9,6 +9,7 @@
 import t from 'tap'
 import { execa } from 'execa'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -30,10 +31,10 @@ const moduleDir = join(prefix, 'lib/node_modules/fwdd')
 await writeFile(join(dir, 'valid.yaml'), VALID)
 await writeFile(join(dir, 'invalid.yaml'), INVALID)
 
-// Build, then pack without scripts so the JSON on stdout is npm's alone (a release `npm pack`
-// runs the same build through `prepare`).
-const build = await execa('npm', ['run', 'build'], { cwd: root, reject: false })
-if (build.exitCode !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`)
+// Pack the dist/ that `npm test` built (a release `npm pack` builds it through `prepare`). Not
+// rebuilt here: other test files run the daemon from dist/ in parallel. --ignore-scripts also keeps
+// npm's JSON alone on stdout.
+if (!existsSync(join(root, 'dist/bin/fwdd.js'))) throw new Error('dist/ is missing: run npm run build first')
 const pack = await execa('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: root, reject: false })
 if (pack.exitCode !== 0) throw new Error(`npm pack failed: ${pack.stderr}`)
 const packed = (JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]
