@@ -78,6 +78,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   let config: Config = first.config
   const runner = createProcessRunner()
   const backend = await detectBackend(runner, env.FWDD_IPTABLES)
+  if (backend.warning) logger.warn({ backend: backend.name }, backend.warning)
   const applier = new Applier(runner, backend)
   const conntrack = new Conntrack(runner)
   const kernel = await applier.readKernel()

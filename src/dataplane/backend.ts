@@ -10,6 +10,8 @@ export type BackendName = 'nft' | 'legacy'
 
 export interface Backend {
   name: BackendName
+  /** Why the choice may be wrong (e.g. a variant could not be read for lack of privilege). */
+  warning?: string
   save: string
   restore: string
   iptables: string
@@ -19,10 +21,13 @@ function variant(name: BackendName): Backend {
   return { name, save: `iptables-${name}-save`, restore: `iptables-${name}-restore`, iptables: `iptables-${name}` }
 }
 
-async function ruleCount(runner: Runner, save: string): Promise<number | null> {
+async function ruleCount(runner: Runner, save: string, denied: string[]): Promise<number | null> {
   try {
     const r = await runner.run(save, [])
-    if (r.exitCode !== 0) return null
+    if (r.exitCode !== 0) {
+      if (/permission denied/i.test(r.stderr)) denied.push(save)
+      return null
+    }
     return r.stdout.split('\n').filter((l) => l.startsWith('-A ')).length
   } catch {
     return null
@@ -35,9 +40,16 @@ async function ruleCount(runner: Runner, save: string): Promise<number | null> {
  */
 export async function detectBackend(runner: Runner, override?: string): Promise<Backend> {
   if (override === 'nft' || override === 'legacy') return variant(override)
-  const [nft, legacy] = await Promise.all([ruleCount(runner, 'iptables-nft-save'), ruleCount(runner, 'iptables-legacy-save')])
+  const denied: string[] = []
+  const [nft, legacy] = await Promise.all([ruleCount(runner, 'iptables-nft-save', denied), ruleCount(runner, 'iptables-legacy-save', denied)])
   if (nft !== null && legacy !== null) return legacy > nft ? variant('legacy') : variant('nft')
-  if (nft !== null) return variant('nft')
+  if (nft !== null) {
+    // iptables-legacy needs CAP_NET_RAW; under the hardened unit it cannot be read, so a node whose
+    // other tools use legacy cannot be recognised: say so rather than guess silently.
+    return denied.length > 0
+      ? { ...variant('nft'), warning: `${denied.join(', ')} was not permitted, so legacy rules could not be looked for; if this node uses iptables-legacy, set FWDD_IPTABLES=legacy` }
+      : variant('nft')
+  }
   if (legacy !== null) return variant('legacy')
   const r = await runner.run('iptables', ['--version'])
   if (r.exitCode !== 0) throw new Error(`no iptables found: ${r.stderr.trim()}`)
