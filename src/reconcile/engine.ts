@@ -65,6 +65,7 @@ export class Engine {
   private applyFailingSince: number | null = null
   private readonly toCut = new Set<string>()
   private started = false
+  private readonly startedAt = Date.now()
   draining = false
   driftRepairs = 0
   ipForwarding = true
@@ -157,7 +158,7 @@ export class Engine {
   status(extra: { counters?: (key: string) => { bytes: number; packets: number } | undefined; connections?: (key: string) => number | undefined; backend?: string; configSource?: string } = {}): Status {
     const inSync = this.inSync()
     const listeners = listenerStatuses(this.config, this.targets, this.rotation, {
-      inSync, draining: this.draining, health: (k) => this.checker.health(k), ...extra,
+      inSync, draining: this.draining, health: (k) => this.checker.health(k), startedAt: this.startedAt, ...extra,
     })
     return {
       node: {
@@ -226,8 +227,12 @@ export class Engine {
     const queued = this.queuedAt
     this.queuedAt = null
     this.refreshRotation()
+    // What this sync applies: flows are cut only for targets that these rules no longer send to (a
+    // health change arriving while the rules are written waits for the next sync, or the cut would
+    // come before the DNAT rule to the dead target is gone and new flows would follow it).
+    const applied = this.rotation
     const sources = resolveSources(this.config, this.world())
-    const rules = renderRuleSet(renderInputOf(this.config, this.targets, this.rotation, sources))
+    const rules = renderRuleSet(renderInputOf(this.config, this.targets, applied, sources))
     let result: ApplyResult
     try {
       result = await this.o.applier.apply(rules, { verify })
@@ -243,18 +248,25 @@ export class Engine {
     this.applyFailingSince = null
     this.lastSyncAt = new Date()
     if (this.lastError?.startsWith('applying')) this.lastError = null
-    await this.cutDeadFlows()
+    await this.cutDeadFlows(applied)
     this.o.hooks?.onSynced?.(result, (performance.now() - started) / 1000, verify)
   }
 
-  /** Deletes conntrack entries of targets that left rotation as unhealthy (after the rules changed). */
-  private async cutDeadFlows(): Promise<void> {
+  /**
+   * Deletes the conntrack entries of targets that left rotation as unhealthy, once the applied rules
+   * no longer send to them. A target still in the applied rotation (whenAllDown: all, or a change
+   * newer than these rules) stays queued; one that recovered or was removed is dropped from the queue.
+   */
+  private async cutDeadFlows(applied: Map<string, ResolvedTarget[]>): Promise<void> {
     for (const key of [...this.toCut]) {
       const t = this.resolvedTargets().find((x) => x.key === key)
+      const listener = t && this.config.listeners.find((l) => l.name === t.listener)
+      if (!t || !listener || this.checker.health(key)?.state !== 'unhealthy') {
+        this.toCut.delete(key)
+        continue
+      }
+      if ((applied.get(t.listener) ?? []).some((r) => r.key === key)) continue
       this.toCut.delete(key)
-      if (!t) continue
-      const listener = this.config.listeners.find((l) => l.name === t.listener)
-      if (!listener || (this.rotation.get(t.listener) ?? []).some((r) => r.key === key)) continue
       try {
         const n = await this.o.conntrack.deleteFlowsTo(listener.protocol, t.address, t.port)
         this.log.info({ listener: t.listener, target: `${t.address}:${t.port}`, flows: n }, 'cut flows to an unhealthy target')

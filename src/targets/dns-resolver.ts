@@ -6,13 +6,16 @@
  */
 import { promises as dns } from 'node:dns'
 import { isIpv4 } from '../config/addresses.js'
+import { systemClock, type Clock } from '../reconcile/sync-runner.js'
 
+/** What is known about one name: the last good addresses (sorted), and the last error if any. */
 export interface Resolution {
   addresses: string[]
   error: string | null
   resolvedAt: number | null
 }
 
+/** Resolves a name to IPv4 addresses and the smallest TTL among them; rejects when it cannot. */
 export type ResolveFn = (name: string) => Promise<{ addresses: string[]; ttlSeconds: number }>
 
 /** Resolves A records with their TTL; falls back to the system resolver (hosts file) when DNS has none. */
@@ -28,6 +31,7 @@ export const systemResolve: ResolveFn = async (name) => {
   }
 }
 
+/** Bounds of the re-resolution period. */
 export interface DnsOptions {
   minTtlSeconds: number
   maxTtlSeconds: number
@@ -35,11 +39,12 @@ export interface DnsOptions {
   retrySeconds: number
 }
 
+/** The defaults the daemon uses. */
 export const DEFAULT_DNS_OPTIONS: DnsOptions = { minTtlSeconds: 5, maxTtlSeconds: 300, retrySeconds: 5 }
 
 interface Entry {
   resolution: Resolution
-  timer: NodeJS.Timeout | null
+  timer: unknown
 }
 
 /** Tracks a set of names; `onChange` fires when a name's address set changes or its error does. */
@@ -51,6 +56,7 @@ export class DnsResolver {
     private readonly resolve: ResolveFn,
     private readonly onChange: (name: string) => void,
     private readonly options: DnsOptions = DEFAULT_DNS_OPTIONS,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Tracks exactly these names (IPv4 literals are ignored); resolves new ones now. */
@@ -58,7 +64,7 @@ export class DnsResolver {
     const wanted = new Set([...names].filter((n) => !isIpv4(n)))
     for (const [name, e] of this.entries) {
       if (!wanted.has(name)) {
-        if (e.timer) clearTimeout(e.timer)
+        if (e.timer !== null) this.clock.clearTimeout(e.timer)
         this.entries.delete(name)
       }
     }
@@ -67,13 +73,15 @@ export class DnsResolver {
     await Promise.all(fresh.map((n) => this.refresh(n, false)))
   }
 
+  /** What is known about a tracked name; undefined for a name not tracked. */
   get(name: string): Resolution | undefined {
     return this.entries.get(name)?.resolution
   }
 
+  /** Stops every timer; a resolution in flight is dropped. Final. */
   stop(): void {
     this.stopped = true
-    for (const e of this.entries.values()) if (e.timer) clearTimeout(e.timer)
+    for (const e of this.entries.values()) if (e.timer !== null) this.clock.clearTimeout(e.timer)
   }
 
   private async refresh(name: string, notify: boolean): Promise<void> {
@@ -84,19 +92,24 @@ export class DnsResolver {
     try {
       const r = await this.resolve(name)
       const addresses = [...new Set(r.addresses)].sort()
-      next = { addresses, error: addresses.length === 0 ? 'no A records' : null, resolvedAt: Date.now() }
+      next = { addresses, error: addresses.length === 0 ? 'no A records' : null, resolvedAt: this.clock.now() }
       if (addresses.length === 0) next.addresses = entry.resolution.addresses
       delay = Math.min(this.options.maxTtlSeconds, Math.max(this.options.minTtlSeconds, r.ttlSeconds))
     } catch (err: unknown) {
       const code = err instanceof Error && 'code' in err ? String(err.code) : err instanceof Error ? err.message : String(err)
-      next = { addresses: entry.resolution.addresses, error: `resolving ${name} failed (${code}); keeping the last good addresses`, resolvedAt: entry.resolution.resolvedAt }
+      next = { addresses: entry.resolution.addresses, error: `resolving ${name} failed (${code}); ${entry.resolution.addresses.length > 0 ? 'keeping the last good addresses' : 'no address known yet'}`, resolvedAt: entry.resolution.resolvedAt }
       delay = this.options.retrySeconds
     }
-    if (this.entries.get(name) !== entry) return
+    // Removed or stopped while resolving: arm no timer for it.
+    if (this.stopped || this.entries.get(name) !== entry) return
     const changed = next.addresses.join(',') !== entry.resolution.addresses.join(',') || next.error !== entry.resolution.error
     entry.resolution = next
-    entry.timer = setTimeout(() => void this.refresh(name, true), delay * 1000)
-    entry.timer.unref?.()
+    const timer = this.clock.setTimeout(() => {
+      entry.timer = null
+      void this.refresh(name, true)
+    }, delay * 1000)
+    ;(timer as { unref?: () => void } | null)?.unref?.()
+    entry.timer = timer
     if (changed && notify) this.onChange(name)
   }
 }
