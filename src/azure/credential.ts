@@ -30,6 +30,7 @@ export const CONFLICTING_IDENTITY_VARIABLES = [
   'AZURE_FEDERATED_TOKEN_FILE',
 ] as const
 
+/** Which identity, and which IMDS to get its tokens from. */
 export interface ManagedIdentityOptions {
   /** Client id of a user-assigned identity (`azure.identityClientId`); omit for system-assigned. */
   clientId?: string

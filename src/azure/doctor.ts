@@ -17,6 +17,7 @@ import {
 
 export type { DoctorListener } from './doctor-checks.js'
 
+/** What the doctor checks the Azure resources against (from the validated config). */
 export interface AzureDoctorInput {
   listeners: readonly DoctorListener[]
   healthPort: number
@@ -24,6 +25,7 @@ export interface AzureDoctorInput {
   privateLinkServices?: readonly string[]
 }
 
+/** Where the doctor reads from; tests pass the fakes-backed real clients. */
 export interface AzureDoctorDeps {
   imds: Pick<ImdsReader, 'getInstance'>
   reader: AzureDoctorReader

@@ -4,8 +4,9 @@
  * reloaded file, and keeps its last good config when the new text is invalid.
  */
 import type { ImdsReader } from './imds.js'
-import type { AzureLogger, RefresherTimers } from './sets.js'
+import { realTimers, type AzureLogger, type RefresherTimers } from './timers.js'
 
+/** Where userData comes from, how often, and who gets it. */
 export interface ImdsConfigSourceOptions {
   imds: Pick<ImdsReader, 'getUserData'>
   /** Poll interval; the caller updates it with `setRefreshSeconds` once a config is loaded. Default 60. */
@@ -18,12 +19,6 @@ export interface ImdsConfigSourceOptions {
   onText: (text: string) => void | Promise<void>
   timers?: RefresherTimers
   logger?: AzureLogger
-}
-
-const realTimers: RefresherTimers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 }
 
 /** Polls userData. `start()` reads at once; `refreshNow()` reads now; errors never stop the polling. */

@@ -37,6 +37,7 @@ export class ImdsError extends Error {
   }
 }
 
+/** Where IMDS is and how long to wait for it. */
 export interface ImdsClientOptions {
   /** Origin of IMDS; default `http://169.254.169.254` (use `azureEndpointsFromEnv().imds`). */
   endpoint?: string

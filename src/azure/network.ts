@@ -16,6 +16,7 @@ export interface ArmTlsOptions {
   ca?: string | Buffer
 }
 
+/** The credential and endpoint every client of the cache shares. */
 export interface NetworkClientsOptions {
   credential: TokenCredential
   /** ARM origin (`azureEndpointsFromEnv().arm`); default the public cloud. */

@@ -10,24 +10,14 @@
  */
 import type { IpGroupAddresses } from './network.js'
 import { classifyReadError, type AzureReadError } from './read-error.js'
+import { realTimers, type AzureLogger, type RefresherTimers } from './timers.js'
+
+export type { AzureLogger, RefresherTimers } from './timers.js'
 
 /** The two reads, injected so the refresher is tested without ARM; `createAzureSetsReader` (reader.ts) is the real one. */
 export interface AzureSetsReader {
   readIpGroup(resourceId: string, signal: AbortSignal): Promise<IpGroupAddresses>
   readPrivateLinkService(resourceId: string, signal: AbortSignal): Promise<string[]>
-}
-
-/** Time, injectable so tests do not sleep. */
-export interface RefresherTimers {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-/** The subset of a pino logger the refresher uses. */
-export interface AzureLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
 }
 
 /**
@@ -46,6 +36,7 @@ export interface AzureSnapshot {
   warnings: Map<string, string>
 }
 
+/** What the refresher reads and how often; see the field comments for defaults. */
 export interface AzureSetsRefresherOptions {
   ipGroups: readonly string[]
   privateLinkServices: readonly string[]
@@ -76,12 +67,6 @@ interface ResourceState {
 }
 
 const STOPPED = new DOMException('refresher stopped', 'AbortError')
-
-const realTimers: RefresherTimers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-}
 
 /** First backoff step for transient failures; doubles per consecutive failure. */
 export const BACKOFF_BASE_MS = 1000

@@ -8,6 +8,7 @@
 const etag = (n = 1) => `W/"00000000-0000-0000-0000-${String(n).padStart(12, '0')}"`
 const nameOf = (id: string) => id.split('/').pop()!
 
+/** `GET .../ipGroups/<name>`; `ipAddresses` is `unknown` so tests can send malformed values. */
 export function ipGroupBody(id: string, ipAddresses: unknown, location = 'westeurope'): Record<string, unknown> {
   return {
     name: nameOf(id), id, etag: etag(), type: 'Microsoft.Network/ipGroups', location, tags: {},
@@ -15,6 +16,7 @@ export function ipGroupBody(id: string, ipAddresses: unknown, location = 'westeu
   }
 }
 
+/** The parts of a Private Link Service the checks and reads look at. */
 export interface PlsSpec {
   id: string
   frontendIds: string[]
@@ -24,6 +26,7 @@ export interface PlsSpec {
   connections?: Array<{ name: string; status: 'Approved' | 'Pending' | 'Rejected' | 'Disconnected' }>
 }
 
+/** `GET .../privateLinkServices/<name>`, with NAT IP configurations and private endpoint connections. */
 export function privateLinkServiceBody(spec: PlsSpec, location = 'westeurope'): Record<string, unknown> {
   const name = nameOf(spec.id)
   return {
@@ -63,11 +66,14 @@ export function privateLinkServiceBody(spec: PlsSpec, location = 'westeurope'): 
   }
 }
 
+/** A load balancer probe. */
 export interface ProbeSpec { name: string; protocol: 'Http' | 'Https' | 'Tcp'; port: number; requestPath?: string }
+/** A load-balancing rule; `probe` and `frontend` are names within the same LB. */
 export interface RuleSpec {
   name: string; protocol: 'Tcp' | 'Udp' | 'All'; frontendPort: number; backendPort: number
   probe?: string; enableFloatingIP?: boolean; frontend?: string
 }
+/** A Standard internal load balancer. */
 export interface LoadBalancerSpec {
   id: string
   frontends: Array<{ name: string; privateIp: string }>
@@ -77,6 +83,7 @@ export interface LoadBalancerSpec {
   subnetId: string
 }
 
+/** `GET .../loadBalancers/<name>` with every child resource expanded, as ARM returns it. */
 export function loadBalancerBody(spec: LoadBalancerSpec, location = 'westeurope'): Record<string, unknown> {
   const child = (kind: string, name: string) => `${spec.id}/${kind}/${name}`
   const firstFrontend = spec.frontends[0]?.name ?? 'frontend'

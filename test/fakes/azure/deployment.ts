@@ -10,12 +10,14 @@ import {
   type LoadBalancerSpec, type PlsSpec,
 } from './arm-bodies.js'
 
+/** The listeners and health port the deployment is built for. */
 export const HEALTH_PORT = 8080
 export const LISTENERS = [
   { name: 'http', protocol: 'tcp' as const, port: 8000 },
   { name: 'syslog', protocol: 'udp' as const, port: 514 },
 ]
 
+/** Ids of the deployment's resources. */
 export const subnetId = rid('Microsoft.Network/virtualNetworks', 'vnet') + '/subnets/fwd'
 export const lbId = rid('Microsoft.Network/loadBalancers', 'fwd-lb')
 export const poolId = `${lbId}/backendAddressPools/pool`
@@ -24,6 +26,7 @@ export const plsId = rid('Microsoft.Network/privateLinkServices', 'fwd-pls')
 export const scaleSetId = INSTANCE.resourceId.split('/virtualMachines/')[0]!
 export const nicId = `${INSTANCE.resourceId}/networkInterfaces/nic`
 
+/** The mutable description of the deployment. */
 export interface Deployment {
   lb: LoadBalancerSpec
   pls: PlsSpec

@@ -10,12 +10,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestTls } from './tls.js'
 
+/** An HTTP answer, or `timeout` (held open), `garbage` (200 with HTML), `reset` (socket destroyed). */
 export type ArmFault =
   | { status: number; headers?: Record<string, string>; body?: unknown }
   | 'timeout'
   | 'garbage'
   | 'reset'
 
+/** One request as the fake saw it, for assertions. */
 export interface FakeArmRequest {
   method: string
   path: string
@@ -47,6 +49,7 @@ export function forbidden(action: string, scope: string): ArmFault {
   }
 }
 
+/** The fake ARM; `put` resources, `failNext` faults, read `requests`. */
 export class FakeArm {
   readonly requests: FakeArmRequest[] = []
   private readonly resources = new Map<string, Record<string, unknown>>()

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
+/** The compute fields the fake serves (the rest of the document is fixed). */
 export interface FakeInstance {
   subscriptionId: string
   resourceGroupName: string
@@ -17,14 +18,17 @@ export interface FakeInstance {
   vmId: string
 }
 
+/** A status with a body, or `timeout` (the request is held until the fake closes). */
 export type ImdsFault = { status: number; body?: string } | 'timeout'
 
+/** One request as the fake saw it, for assertions. */
 export interface FakeImdsRequest {
   path: string
   query: Record<string, string>
   metadataHeader: string | undefined
 }
 
+/** The fake IMDS; mutate `instance`, `userData` and the identity sets directly. */
 export class FakeImds {
   readonly requests: FakeImdsRequest[] = []
   /** Access tokens issued so far (the fake ARM accepts exactly these). */

@@ -13,11 +13,14 @@ import { createManagedIdentityCredential } from '../../../src/azure/credential.j
 import { createNetworkClients, type NetworkClients } from '../../../src/azure/network.js'
 import { azureEndpointsFromEnv } from '../../../src/azure/endpoints.js'
 
+/** The fake subscription, resource group and user-assigned identity every Azure test uses. */
 export const SUB = '00000000-1111-2222-3333-444444444444'
 export const RG = 'fwd-rg'
 export const CLIENT_ID = '11111111-2222-3333-4444-555555555555'
+/** A resource id in the fake subscription. */
 export const rid = (type: string, name: string, rg = RG) => `/subscriptions/${SUB}/resourceGroups/${rg}/providers/${type}/${name}`
 
+/** This instance: `fwd_0`, instance 0 of the uniform scale set `fwd`. */
 export const INSTANCE: FakeInstance = {
   subscriptionId: SUB,
   resourceGroupName: RG,
@@ -56,6 +59,7 @@ export function installLoopbackGuard(): void {
   } as typeof net.Socket.prototype.connect
 }
 
+/** Both fakes and the real clients pointed at them; `close` stops the fakes and removes the TLS files. */
 export interface AzureFakes {
   tls: TestTls
   imds: FakeImds

@@ -1,6 +1,7 @@
 /** Injectable timers that never fire on their own: tests read the scheduled delays and fire them. */
 import type { RefresherTimers } from '../../../src/azure/sets.js'
 
+/** Manual timers plus the clock and pending list tests inspect. */
 export interface ManualTimers extends RefresherTimers {
   nowMs: number
   pending: Map<number, { fn: () => void; at: number; ms: number }>
@@ -8,6 +9,7 @@ export interface ManualTimers extends RefresherTimers {
   advance(ms: number): void
 }
 
+/** A fresh manual clock starting at 2025-01-01T00:00:00Z. */
 export function manualTimers(start = Date.parse('2025-01-01T00:00:00Z')): ManualTimers {
   let next = 1
   const timers: ManualTimers = {
