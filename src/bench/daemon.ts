@@ -71,7 +71,9 @@ export function startDaemon(ns: string, c: BenchConfig, dir = mkdtempSync(path.j
   const socket = path.join(dir, 'fwdd.sock')
   writeFileSync(configPath, configYaml(c))
   const healthPort = c.healthPort ?? 8080
-  const child = spawnChild(ns, process.execPath, [FWDD, '--config', configPath, '--socket', socket, '--state-dir', path.join(dir, 'state'), '--log-level', 'warn'])
+  // FWDD_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the daemon to find where time goes.
+  const nodeArgs = (process.env.FWDD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const child = spawnChild(ns, process.execPath, [...nodeArgs, FWDD, '--config', configPath, '--socket', socket, '--state-dir', path.join(dir, 'state'), '--log-level', 'warn'])
   const ticks = 100
   return {
     child, dir, socket,

@@ -1,6 +1,8 @@
 /** The registry of measurements `main` runs, in order; each takes the mode and a progress logger. */
 import { measureDataplane } from './dataplane.js'
 import { measureFailover } from './failover.js'
+import { measureApplierCost } from './applier-cost.js'
+import { measureScale } from './scale.js'
 
 export interface MeasureContext {
   quick: boolean
@@ -10,6 +12,8 @@ export interface MeasureContext {
 export const MEASUREMENTS = {
   dataplane: (c: MeasureContext) => measureDataplane(c),
   failover: (c: MeasureContext) => measureFailover(c),
+  scale: (c: MeasureContext) => measureScale(c),
+  applierCost: (c: MeasureContext) => measureApplierCost(c),
 } satisfies Record<string, (c: MeasureContext) => Promise<unknown>>
 
 export type MeasurementName = keyof typeof MEASUREMENTS
