@@ -3,6 +3,8 @@ import { measureDataplane } from './dataplane.js'
 import { measureFailover } from './failover.js'
 import { measureApplierCost } from './applier-cost.js'
 import { measureScale } from './scale.js'
+import { measureHealthEndpoint } from './health-endpoint.js'
+import { measureDisruption } from './disruption.js'
 
 export interface MeasureContext {
   quick: boolean
@@ -14,6 +16,8 @@ export const MEASUREMENTS = {
   failover: (c: MeasureContext) => measureFailover(c),
   scale: (c: MeasureContext) => measureScale(c),
   applierCost: (c: MeasureContext) => measureApplierCost(c),
+  healthEndpoint: (c: MeasureContext) => measureHealthEndpoint(c),
+  disruption: (c: MeasureContext) => measureDisruption(c),
 } satisfies Record<string, (c: MeasureContext) => Promise<unknown>>
 
 export type MeasurementName = keyof typeof MEASUREMENTS
