@@ -50,6 +50,13 @@ export interface NodeStatus {
   driftRepairs?: number
   backend?: string
   configSource?: string
+  /**
+   * Present when the daemon uses Azure (ipGroup targets, privateLinkService sources, or
+   * `--config-from imds`). `errors`: why a read of an Azure resource or of userData last failed
+   * (the last good set or config stays in force meanwhile); cleared by the next good read.
+   * `warnings`: notes about good reads, e.g. IP Group entries that cannot be targets.
+   */
+  azure?: { errors: string[]; warnings: string[] }
 }
 
 export interface Status {

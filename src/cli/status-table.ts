@@ -99,6 +99,7 @@ function nodeLine(status: Status, now: Date, color: boolean): string[] {
   ]
   const lines = [joinRow(cells, [], color)]
   if (n.lastError) lines.push(`  ${paint(cell(`last error: ${n.lastError}`, 'red'), color)}`)
+  for (const e of n.azure?.errors ?? []) lines.push(`  ${paint(cell(`azure: ${e}`, 'red'), color)}`)
   return lines
 }
 

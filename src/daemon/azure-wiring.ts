@@ -17,10 +17,17 @@ import { AzureSetsRefresher } from '../azure/sets.js'
 import type { AzureView } from '../reconcile/engine.js'
 import { messageOf } from '../errors.js'
 
-/** The config from the instance's userData, polled every `azure.refreshSeconds`. */
+/**
+ * The config from the instance's userData, polled every `azure.refreshSeconds` (60 until a config
+ * names it). `watch` calls `changed` whenever the polled text differs from the text last loaded;
+ * the daemon then reloads, so an invalid text is rejected exactly like a bad file and the last
+ * good config stays. `problems()` says why the last userData read failed, if it did.
+ */
 export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource {
   const imds = new ImdsClient({ endpoint: azureEndpointsFromEnv(env).imds })
   let latest: string | undefined
+  let readError: string | undefined
+  let refreshSeconds = 60
   let poller: ImdsConfigSource | undefined
   const parse = (text: string): LoadResult => {
     const r = parseConfig(text, 'imds:userData')
@@ -30,22 +37,27 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
     async load() {
       try {
         latest = await imds.getUserData()
+        readError = undefined
       } catch (err: unknown) {
-        if (latest === undefined) return { ok: false, problems: `imds:userData:1:1: (userData): reading it failed: ${messageOf(err)}` }
-        logger.warn({ err: messageOf(err) }, 'reading userData failed; using the last text read')
+        readError = messageOf(err)
+        if (latest === undefined) return { ok: false, problems: `imds:userData:1:1: (userData): reading it failed: ${readError}` }
+        logger.warn({ err: readError }, 'reading userData failed; using the last text read')
       }
       const r = parse(latest ?? '')
-      if (r.ok) poller?.setRefreshSeconds(r.config.azure?.refreshSeconds ?? 60)
+      if (r.ok) {
+        refreshSeconds = r.config.azure?.refreshSeconds ?? 60
+        poller?.setRefreshSeconds(refreshSeconds)
+      }
       return r
     },
     watch(changed) {
-      let first = true
       poller = new ImdsConfigSource({
         imds,
+        refreshSeconds,
+        // Compared with the text last loaded, not the last polled: a change that landed between
+        // the first load and the first poll is still noticed.
         onText: (text) => {
-          const isNew = !first && text !== latest
-          first = false
-          if (isNew) changed()
+          if (text !== latest) changed()
         },
         logger: logger.child({ component: 'imds-config' }),
       })
@@ -53,12 +65,20 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
     },
     stop: () => poller?.stop(),
     describe: () => 'imds:userData',
+    problems: () => {
+      const error = poller ? poller.lastError?.message : readError
+      return error ? [`${error}; keeping the current config`] : []
+    },
   }
 }
 
+/** The running Azure sets: what the engine reads, plus reconfigure/stop for the daemon. */
 export interface AzureSets {
   view: AzureView
+  /** Restarts the refresher when the config names other resources, another interval or identity. */
   reconfigure(config: Config): Promise<void>
+  /** Why reads last failed (one line per failing resource) and notes about good reads, for the status. */
+  problems(): { errors: string[]; warnings: string[] }
   stop(): void
 }
 
@@ -84,10 +104,12 @@ export async function startAzureSets(config: Config, logger: Logger, env: NodeJS
       ...idsOf(c), refreshSeconds: c.azure?.refreshSeconds ?? 60, reader: createAzureSetsReader(clients), logger: log,
       ...(c.azure?.identityClientId ? { identityClientId: c.azure.identityClientId } : {}),
     })
-    unsubscribe = r.onChange(() => changed())
-    r.start()
     refresher = r
+    r.start()
     await r.refreshNow()
+    // Subscribed only after the first read: its sets are in the snapshot the engine reads when it
+    // starts, and the daemon's engine does not exist yet while the first start runs.
+    unsubscribe = r.onChange(() => changed())
   }
   await start(config)
   const entry = (map: 'ipGroups' | 'privateLinkServices', id: string): { addresses: string[]; error: string | null } | undefined => {
@@ -101,13 +123,17 @@ export async function startAzureSets(config: Config, logger: Logger, env: NodeJS
   return {
     view: { ipGroup: (id) => entry('ipGroups', id), privateLinkService: (id) => entry('privateLinkServices', id) },
     async reconfigure(c) {
-      const before = JSON.stringify(idsOf(config))
-      if (JSON.stringify(idsOf(c)) === before && c.azure?.refreshSeconds === config.azure?.refreshSeconds) return
+      const key = (x: Config) => JSON.stringify([idsOf(x), x.azure?.refreshSeconds, x.azure?.identityClientId])
+      if (key(c) === key(config)) return
       config = c
       unsubscribe?.()
       refresher?.stop()
       await start(c)
       changed()
+    },
+    problems() {
+      const snap = refresher?.snapshot()
+      return { errors: [...(snap?.errors.values() ?? [])].map((e) => e.message), warnings: [...(snap?.warnings.values() ?? [])] }
     },
     stop() {
       unsubscribe?.()

@@ -14,6 +14,8 @@ export interface ConfigSource {
   watch(changed: () => void): void
   stop(): void
   describe(): string
+  /** Why the source could not be read lately (IMDS userData), for the status; absent for files. */
+  problems?(): string[]
 }
 
 /** The config from a file. */
@@ -29,8 +31,21 @@ export function fileSource(file: string): ConfigSource {
   }
 }
 
-
 /** Whether a config names Azure resources (so the Azure module must be loaded). */
 export function needsAzure(config: Config): boolean {
   return config.azure !== undefined || config.sources.some((s) => s.kind === 'privateLinkService') || config.listeners.some((l) => l.targets.some((t) => t.kind === 'ipGroup'))
+}
+
+/**
+ * The status object's `node.azure` (status.ts): the Azure sets' read errors and warnings plus the
+ * config source's (userData) read errors. Undefined when the daemon uses no Azure at all, so a
+ * plain node's status has no `azure` field.
+ */
+export function azureStatus(
+  sets: { problems(): { errors: string[]; warnings: string[] } } | undefined,
+  source: ConfigSource,
+): { errors: string[]; warnings: string[] } | undefined {
+  if (!sets && !source.problems) return undefined
+  const p = sets?.problems() ?? { errors: [], warnings: [] }
+  return { errors: [...(source.problems?.() ?? []), ...p.errors], warnings: p.warnings }
 }

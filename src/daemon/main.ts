@@ -26,7 +26,7 @@ import { messageOf } from '../errors.js'
 import { VERSION } from '../version.js'
 import { DAEMON_USAGE, parseDaemonArgs, type DaemonArgs } from './args.js'
 import { metricsHooks, refreshTrafficMetrics, trafficView } from './observe.js'
-import { fileSource, needsAzure, type ConfigSource } from './config-source.js'
+import { azureStatus, fileSource, needsAzure, type ConfigSource } from './config-source.js'
 
 export interface DaemonIo {
   stdout(text: string): void
@@ -88,10 +88,12 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }
   const metrics = new Metrics({ version: VERSION })
   const drain = new DrainStore(args.stateDir, logger.child({ component: 'drain' }))
-  const azure = needsAzure(config) ? await (await import('./azure-wiring.js')).startAzureSets(config, logger, env, () => engine.azureChanged()) : undefined
+  // Started later by a reload when a config without Azure resources (e.g. userData) gains some.
+  const startAzure = async (c: Config) => (await import('./azure-wiring.js')).startAzureSets(c, logger, env, () => engine.azureChanged())
+  let azure = needsAzure(config) ? await startAzure(config) : undefined
   const engine: Engine = new Engine({
     config, applier, conntrack, logger, check: tcpConnectCheck, resolve: systemResolve, version: VERSION,
-    hooks: metricsHooks(metrics), ...(azure ? { azure: azure.view } : {}),
+    hooks: metricsHooks(metrics), azure: { ipGroup: (id) => azure?.view.ipGroup(id), privateLinkService: (id) => azure?.view.privateLinkService(id) },
   })
   engine.draining = await drain.load()
   metrics.setDraining(engine.draining)
@@ -109,7 +111,11 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   await checkForwarding()
 
   const traffic = trafficView(applier, conntrack, engine, metrics)
-  const status = () => engine.status({ backend: backend.name, configSource: source.describe() })
+  const status = () => {
+    const s = engine.status({ backend: backend.name, configSource: source.describe() })
+    const azureProblems = azureStatus(azure, source)
+    return azureProblems ? { ...s, node: { ...s.node, azure: azureProblems } } : s
+  }
   const health = buildServer({
     status,
     nodeHealth: () => {
@@ -135,8 +141,9 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       return r.problems
     }
     config = r.config
+    if (azure) await azure.reconfigure(config)
+    else if (needsAzure(config)) azure = await startAzure(config)
     await engine.reload(config)
-    await azure?.reconfigure(config)
     logger.info('config reloaded')
     return null
   }
