@@ -9,7 +9,7 @@ import type { Config } from '../config/types.js'
 import type { Applier, ApplyResult } from '../dataplane/applier.js'
 import { renderRuleSet } from '../dataplane/render.js'
 import type { Conntrack } from '../dataplane/conntrack.js'
-import { HealthChecker, type CheckedTarget } from '../health/checker.js'
+import { FIRST_CHECK_SPREAD_MS, HealthChecker, type CheckedTarget } from '../health/checker.js'
 import type { TargetHealth } from '../health/target-health.js'
 import type { CheckResult, TcpCheck } from '../health/tcp-check.js'
 import { DnsResolver, type ResolveFn } from '../targets/dns-resolver.js'
@@ -80,7 +80,7 @@ export class Engine {
     this.dns = new DnsResolver(o.resolve, (name) => {
       this.log.info({ name, resolution: this.dns.get(name) }, 'dns answer changed')
       this.refreshTargets()
-      this.request(false)
+      void this.requestWhenChecked()
     })
     this.runner = new SyncRunner({
       minIntervalMs: this.config.sync.minIntervalMs,
@@ -114,13 +114,26 @@ export class Engine {
     this.runner.request(verify)
   }
 
+  /**
+   * Requests a sync once every target has had its first check (bounded by the first-check spread
+   * plus the longest timeout). New targets (a DNS answer that moved, a reload, an Azure set) start
+   * `unknown`, so syncing at once would drop the old address before the new one may take new
+   * connections: a listener whose only target moved would refuse connections for a check round.
+   */
+  private async requestWhenChecked(): Promise<void> {
+    const waitMs = Math.max(0, ...this.config.listeners.map((l) => Math.min(l.check.intervalMs, FIRST_CHECK_SPREAD_MS) + l.check.timeoutMs)) + 100
+    const deadline = Date.now() + waitMs
+    while (!this.checker.firstRoundDone() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    this.request(false)
+  }
+
   /** Swaps in a new (valid) config: kept targets keep their health and their flows. */
   async reload(config: Config): Promise<void> {
     this.config = config
     await this.dns.setNames(this.dnsNames())
     this.refreshTargets()
     this.lastError = null
-    this.request(false)
+    await this.requestWhenChecked()
   }
 
   /** Records a rejected reload: the last good config stays, the error shows in status. */
@@ -135,7 +148,7 @@ export class Engine {
   /** Called by the Azure refresher when a set changed. */
   azureChanged(): void {
     this.refreshTargets()
-    this.request(false)
+    void this.requestWhenChecked()
   }
 
   /** True when the last sync succeeded and no queued change has waited past the bound. */

@@ -81,8 +81,22 @@ t.test('a DNS-name target follows its record; on resolver failure the last good 
   writeFileSync(hosts, `${topo.servers[1]!.address} svc.test\n`)
   dnsmasq.kill('SIGHUP')
   const changed = Date.now()
+  // Meanwhile new connections keep working: the old address serves until the new one is checked.
+  let probing = true
+  const failures: string[] = []
+  const probe = (async () => {
+    while (probing) {
+      const r = await httpGet(topo, 'http://198.18.0.1:8000/', { timeoutS: 1 })
+      if (!r.ok) failures.push(`${Date.now() - changed} ms: curl exit ${r.code}`)
+      else if (r.body === 's1') return
+    }
+  })()
   await waitTarget(d, (ts) => ts.length === 1 && ts[0]!.address === topo.servers[1]!.address && ts[0]!.state === 'healthy', 'follows the new record', 8000)
   t.comment(`followed the record change in ${Date.now() - changed} ms`)
+  await Promise.race([probe, sleep(2000)])
+  probing = false
+  await probe
+  t.same(failures, [], 'no new connection failed while the target moved')
   const bodies = new Set<string>()
   for (let i = 0; i < 5; i++) bodies.add((await httpGet(topo, 'http://198.18.0.1:8000/')).body)
   t.same([...bodies], ['s1'], 'new connections go to the new address')
