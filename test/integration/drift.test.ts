@@ -27,7 +27,7 @@ async function breakAndTime(topo: Topology, args: string[][]): Promise<number> {
 }
 
 t.test('drift is repaired within one resync period; foreign rules survive', async (t) => {
-  const topo = await createTopology({ servers: 2, prefix: 'dr' })
+  const topo = await createTopology({ servers: 2, prefix: 'df' })
   t.teardown(() => topo.destroy())
   await startServers(topo)
   const d = await startDaemon(topo, webConfig(topo, { resyncSeconds: 2 }))
