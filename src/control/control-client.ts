@@ -5,10 +5,30 @@
 import http from 'node:http'
 
 export class DaemonUnreachableError extends Error {
+  /** The errno code (`ENOENT`, `ECONNREFUSED`, `EACCES`, ...) or the failure's message. */
+  readonly reason: string
+
   constructor(readonly socketPath: string, cause: unknown) {
-    super(`fwdd is not running (no answer on ${socketPath}: ${cause instanceof Error ? (cause as NodeJS.ErrnoException).code ?? cause.message : String(cause)}); start it with systemctl start fwdd, or pass --socket`, { cause })
+    const reason = cause instanceof Error ? (cause as NodeJS.ErrnoException).code ?? cause.message : String(cause)
+    super(unreachableMessage(socketPath, reason), { cause })
     this.name = 'DaemonUnreachableError'
+    this.reason = reason
   }
+}
+
+/**
+ * Says what the operator should do. Only a missing socket or a refused connection means the daemon
+ * is not running; a permission error means it may well run, but the socket (mode 0600) belongs to
+ * another user, and saying "not running" then would send the operator to restart a healthy daemon.
+ */
+function unreachableMessage(socketPath: string, reason: string): string {
+  if (reason === 'EACCES' || reason === 'EPERM') {
+    return `permission denied on the control socket ${socketPath} (${reason}): it is mode 0600, owned by the daemon's user; run fwdctl as that user or as root (sudo fwdctl ...)`
+  }
+  if (reason === 'ENOENT' || reason === 'ECONNREFUSED' || reason === 'ENOTSOCK') {
+    return `fwdd is not running (no answer on ${socketPath}: ${reason}); start it with systemctl start fwdd, or pass --socket`
+  }
+  return `fwdd is not answering on ${socketPath} (${reason}); check that it runs (systemctl status fwdd, journalctl -u fwdd), or pass --socket`
 }
 
 export interface ControlResponse {
