@@ -59,8 +59,8 @@ function timingRunner(inner: Runner, t: Timing): Runner {
   }
 }
 
-export async function measureApplierCost(opts: { quick: boolean; log(m: string): void }): Promise<ApplierCostRow[]> {
-  const sizes = opts.quick ? [10, 100, 1000] : [10, 100, 1000, 5000]
+export async function measureApplierCost(opts: { quick: boolean; sizes?: number[]; log(m: string): void }): Promise<ApplierCostRow[]> {
+  const sizes = opts.sizes ?? (opts.quick ? [10, 100, 1000] : [10, 100, 1000, 5000])
   const rows: ApplierCostRow[] = []
   for (const n of sizes) {
     const bare = await createBareNamespace()

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only NAME,...] [-- --out DIR]`: runs every measurement (or the
+ * `npm run bench [-- --quick] [--only NAME,...] [--listeners N,...] [--out DIR]`: runs every measurement (or the
  * named ones), each against a baseline taken in the same run, and writes
  * `bench/results/<date>.md`, `.json` and `-sync.svg`. Needs root (network namespaces, iptables).
  * Exit codes: 0 when every measurement ran (whatever the numbers), 1 when one failed, 130 on
@@ -29,10 +29,13 @@ export async function main(argv: string[]): Promise<number> {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       out: { type: 'string' },
+      listeners: { type: 'string' },
     },
     strict: true,
   })
   const quick = values.quick ?? false
+  const sizes = values.listeners?.split(',').map(Number)
+  if (sizes?.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error('--listeners takes a comma-separated list of counts from 1 to 5000')
   const names = (values.only ? values.only.split(',') : Object.keys(MEASUREMENTS)) as MeasurementName[]
   for (const n of names) if (!(n in MEASUREMENTS)) throw new Error(`unknown measurement "${n}"; known: ${Object.keys(MEASUREMENTS).join(', ')}`)
   const outDir = values.out ?? path.join(ROOT, 'bench/results', quick ? 'quick' : '')
@@ -51,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     const t0 = Date.now()
     process.stderr.write(`bench: ${name}...\n`)
     try {
-      report.results[name] = await MEASUREMENTS[name]({ quick, log: (m) => process.stderr.write(`  ${m}\n`) })
+      report.results[name] = await MEASUREMENTS[name]({ quick, ...(sizes ? { sizes } : {}), log: (m) => process.stderr.write(`  ${m}\n`) })
       process.stderr.write(`bench: ${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
     } catch (err: unknown) {
       failed = true

@@ -8,6 +8,8 @@ import { measureDisruption } from './disruption.js'
 
 export interface MeasureContext {
   quick: boolean
+  /** Listener counts for the scale and applier-cost measurements (`--listeners`); default by mode. */
+  sizes?: number[]
   log(message: string): void
 }
 

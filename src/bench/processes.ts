@@ -73,7 +73,7 @@ export function spawnChild(ns: string | null, file: string, args: readonly strin
     write: (text) => { proc.stdin?.write(text) },
     async stop(signal = 'SIGTERM') {
       proc.kill(signal)
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
+      const t = setTimeout(() => proc.kill('SIGKILL'), 20000)
       await exited
       clearTimeout(t)
     },

@@ -84,7 +84,7 @@ export function markdown(r: BenchReport, svgName: string | null): string {
   if (s || a) out.push('## 3. Sync cost as work grows', '')
   if (s) {
     out.push('The daemon, default checks (1 s interval: 2 x N checks a second) and sync settings, empty table at start. Idle figures over a quiet window (health checks and the periodic verified resync running).', '',
-      table(['listeners', 'start to in sync ms', 'verified resync ms', 'single flip: recovery ms', 'flip sync ms', 'idle CPU %', 'RSS MB'], s.map((x) => [x.listeners, x.startToInSyncMs ?? `not within ${x.readyTimeoutMs / 1000} s`, x.verifiedResyncMs, x.flipRecoveryMs, x.flipSyncMs, x.idleCpuPercent, x.rssMB])), '')
+      table(['listeners', 'start to in sync ms', 'verified resync ms', 'single flip: recovery ms', 'flip sync ms', 'idle CPU %', 'RSS MB', 'notes'], s.map((x) => [x.listeners, x.startToInSyncMs ?? `not within ${x.readyTimeoutMs / 1000} s`, x.verifiedResyncMs, x.flipRecoveryMs, x.flipSyncMs, x.idleCpuPercent, x.rssMB, (x.notes ?? []).join('; ') || null])), '')
   }
   if (a) {
     out.push('The real renderer and Applier in process, against an empty namespace; time split into iptables-save (read), iptables-restore (write) and the rest (JS).', '',

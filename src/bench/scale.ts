@@ -28,6 +28,8 @@ export interface ScaleRow {
   verifiedResyncMs: number | null
   flipRecoveryMs: number | null
   flipSyncMs: number | null
+  /** What went wrong at this size (an overloaded daemon is a finding, not a harness failure). */
+  notes: string[]
 }
 
 export function scaleConfig(n: number): BenchConfig {
@@ -38,8 +40,8 @@ export function scaleConfig(n: number): BenchConfig {
   return { listeners }
 }
 
-export async function measureScale(opts: { quick: boolean; log(m: string): void }): Promise<ScaleRow[]> {
-  const sizes = opts.quick ? [10, 100] : [10, 100, 1000, 5000]
+export async function measureScale(opts: { quick: boolean; sizes?: number[]; log(m: string): void }): Promise<ScaleRow[]> {
+  const sizes = opts.sizes ?? (opts.quick ? [10, 100] : [10, 100, 1000, 5000])
   const windowS = opts.quick ? 3 : 12
   const topo = await createTopology(2)
   const rows: ScaleRow[] = []
@@ -50,19 +52,30 @@ export async function measureScale(opts: { quick: boolean; log(m: string): void 
       await cleanupRules(topo.node.ns)
       const t0 = performance.now()
       const daemon = startDaemon(topo.node.ns, scaleConfig(n))
+      const notes: string[] = []
+      // An overloaded daemon may not answer /metrics: record that and go on measuring its footprint.
+      const scrape = async (): Promise<Awaited<ReturnType<BenchDaemon['syncMetrics']>> | null> => {
+        try {
+          return await daemon.syncMetrics()
+        } catch (err: unknown) {
+          notes.push(`/metrics did not answer within 30 s (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`)
+          return null
+        }
+      }
       try {
         const readyTimeoutMs = n >= 5000 ? 60000 : 30000
         const ready = await daemon.waitReady(readyTimeoutMs).then(() => true, () => false)
         const startToInSyncMs = ready ? performance.now() - t0 : null
+        if (!ready) notes.push(`not in sync within ${readyTimeoutMs / 1000} s of start`)
         await sleep(2000)
-        const m0 = await daemon.syncMetrics()
+        const m0 = await scrape()
         const p0 = daemon.proc()
         const w0 = performance.now()
         await sleep(windowS * 1000)
         const p1 = daemon.proc()
         const wall = (performance.now() - w0) / 1000
-        const m1 = await daemon.syncMetrics()
-        const verifiedResyncMs = delta(m0, m1, 'noop')
+        const m1 = await scrape()
+        const verifiedResyncMs = m0 && m1 ? delta(m0, m1, 'noop') : null
         const flip = ready ? await flipOne(topo.client.ns, topo.servers[0]!.ns, daemon) : { recoveryMs: null, syncMs: null }
         rows.push({
           listeners: n, targets: 2 * n,
@@ -75,8 +88,9 @@ export async function measureScale(opts: { quick: boolean; log(m: string): void 
           verifiedResyncMs: verifiedResyncMs === null ? null : round(verifiedResyncMs),
           flipRecoveryMs: flip.recoveryMs,
           flipSyncMs: flip.syncMs === null ? null : round(flip.syncMs),
+          notes,
         })
-        opts.log(`${n} listeners: in sync ${startToInSyncMs === null ? `NOT within ${readyTimeoutMs} ms` : `${round(startToInSyncMs)} ms`} after start; idle CPU ${rows.at(-1)!.idleCpuPercent}%, RSS ${rows.at(-1)!.rssMB} MB; verified resync ${rows.at(-1)!.verifiedResyncMs} ms; flip ${flip.recoveryMs} ms (sync ${rows.at(-1)!.flipSyncMs} ms)`)
+        opts.log(`${n} listeners: in sync ${startToInSyncMs === null ? `NOT within ${readyTimeoutMs} ms` : `${round(startToInSyncMs)} ms`} after start; idle CPU ${rows.at(-1)!.idleCpuPercent}%, RSS ${rows.at(-1)!.rssMB} MB; verified resync ${rows.at(-1)!.verifiedResyncMs} ms; flip ${flip.recoveryMs} ms (sync ${rows.at(-1)!.flipSyncMs} ms)${notes.length ? `; ${notes.join('; ')}` : ''}`)
       } finally {
         await daemon.stop()
       }
