@@ -88,6 +88,7 @@ export class AzureSetsRefresher {
   private readonly refreshMs: number
   private readonly readTimeoutMs: number
   private readonly listeners: Array<(snapshot: AzureSnapshot) => void> = []
+  private readonly problemListeners: Array<(snapshot: AzureSnapshot) => void> = []
   private readonly aborts = new Set<AbortController>()
   private timer: unknown
   private running = false
@@ -112,6 +113,19 @@ export class AzureSetsRefresher {
     return () => {
       const i = this.listeners.indexOf(listener)
       if (i >= 0) this.listeners.splice(i, 1)
+    }
+  }
+
+  /**
+   * Registers a listener for problems: it runs after a round of reads in which a resource's error
+   * or warning appeared, changed or cleared (sets unchanged or not), so whoever shows errors next
+   * to the sets (a target's `lastError`) can refresh them. Returns a function that removes it.
+   */
+  onProblemsChange(listener: (snapshot: AzureSnapshot) => void): () => void {
+    this.problemListeners.push(listener)
+    return () => {
+      const i = this.problemListeners.indexOf(listener)
+      if (i >= 0) this.problemListeners.splice(i, 1)
     }
   }
 
@@ -165,18 +179,28 @@ export class AzureSetsRefresher {
   }
 
   private async readAll(states: ResourceState[]): Promise<void> {
+    const problemsBefore = this.problemsKey()
     const results = await Promise.all(states.map((s) => (s.inFlight ??= this.readOne(s).finally(() => (s.inFlight = undefined)))))
-    if (results.some(Boolean)) {
-      const snapshot = this.snapshot()
-      for (const listener of [...this.listeners]) {
-        try {
-          listener(snapshot)
-        } catch (error) {
-          this.options.logger?.warn({ err: error }, 'azure sets change listener threw')
-        }
+    if (results.some(Boolean)) this.notify(this.listeners)
+    if (this.problemsKey() !== problemsBefore) this.notify(this.problemListeners)
+    this.schedule()
+  }
+
+  private notify(listeners: ReadonlyArray<(snapshot: AzureSnapshot) => void>): void {
+    if (listeners.length === 0) return
+    const snapshot = this.snapshot()
+    for (const listener of [...listeners]) {
+      try {
+        listener(snapshot)
+      } catch (error) {
+        this.options.logger?.warn({ err: error }, 'azure sets change listener threw')
       }
     }
-    this.schedule()
+  }
+
+  /** Every resource's current error message and warning, to notice when they change. */
+  private problemsKey(): string {
+    return JSON.stringify(this.states.map((s) => [s.error?.message ?? null, s.warning ?? null]))
   }
 
   /** Reads one resource and updates its state; resolves true when its set changed. */

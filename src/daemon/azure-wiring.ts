@@ -109,7 +109,13 @@ export async function startAzureSets(config: Config, logger: Logger, env: NodeJS
     await r.refreshNow()
     // Subscribed only after the first read: its sets are in the snapshot the engine reads when it
     // starts, and the daemon's engine does not exist yet while the first start runs.
-    unsubscribe = r.onChange(() => changed())
+    // Errors too: a target's lastError shows why its IP Group set is stale.
+    const offSets = r.onChange(() => changed())
+    const offProblems = r.onProblemsChange(() => changed())
+    unsubscribe = () => {
+      offSets()
+      offProblems()
+    }
   }
   await start(config)
   const entry = (map: 'ipGroups' | 'privateLinkServices', id: string): { addresses: string[]; error: string | null } | undefined => {

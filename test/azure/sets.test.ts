@@ -56,6 +56,27 @@ t.test('first read fills the sets; an unchanged set (in any order) does not noti
   t.same(changes[1]?.ipGroups.get(ipGroupId), ['198.18.0.11', '198.18.0.20'])
 })
 
+t.test('onProblemsChange runs when an error appears, changes or clears, not on every failing read', async (t) => {
+  const { refresher, changes } = setup()
+  const problems: AzureSnapshot[] = []
+  refresher.onProblemsChange((s) => problems.push(s))
+  await refresher.refreshNow()
+  t.equal(problems.length, 0, 'a clean first read has no problems to report')
+  fakes.arm.failNext(serverError(500), 2, /ipGroups/)
+  await refresher.refreshNow()
+  t.equal(problems.length, 1, 'the error appeared')
+  t.match(problems[0]?.errors.get(ipGroupId)?.message, /HTTP 500/)
+  await refresher.refreshNow()
+  t.equal(problems.length, 1, 'the same error again: no notification')
+  fakes.arm.failNext(forbidden('Microsoft.Network/ipGroups/read', ipGroupId), 1, /ipGroups/)
+  await refresher.refreshNow()
+  t.equal(problems.length, 2, 'the error changed')
+  await refresher.refreshNow()
+  t.equal(problems.length, 3, 'the error cleared')
+  t.equal(problems[2]?.errors.size, 0)
+  t.equal(changes.length, 1, 'the sets never changed: onChange ran only for the first read')
+})
+
 t.test('429 keeps the last good set and waits for Retry-After (seconds)', async (t) => {
   const { refresher, timers } = setup()
   await refresher.refreshNow()
