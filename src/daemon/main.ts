@@ -6,7 +6,6 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import cron from 'node-cron'
 import { pino, type Logger } from 'pino'
 import { formatProblems, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
@@ -167,15 +166,17 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   await engine.start(maxTimeout + 500)
   source.watch(() => void reload())
 
-  const resync = cron.schedule(`*/${Math.min(59, config.sync.resyncSeconds)} * * * * *`, () => {
+  // A plain interval, not a cron step: `*/N` seconds only means "every N s" when N divides 60 (45
+  // fired at :00 and :45, 300 was cut to 59 and fired at :59 and :00), and resyncSeconds goes to 3600.
+  const resync = setInterval(() => {
     void checkForwarding()
     engine.request(true)
-  }, { noOverlap: true })
+  }, config.sync.resyncSeconds * 1000)
 
   return await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'stopping; rules stay in the kernel so forwarding goes on')
-      void resync.stop()
+      clearInterval(resync)
       engine.stop()
       azure?.stop()
       source.stop()

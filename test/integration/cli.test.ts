@@ -4,11 +4,11 @@
  * socket is mode 0600 and owned by the daemon's user, and refuses another user; `fwdctl doctor`
  * fails and names IP forwarding when it is off, both with the daemon running and with it stopped.
  *
- * Doctor and the daemon's repair: the daemon turns forwarding back on at every resync, so the test
- * runs with `resyncSeconds: 30`, and switches forwarding off only when the next resync tick (at
- * wall-clock seconds 0 and 30) is far enough away that doctor surely runs before it. With the
- * daemon running every other check passes, so the failure is forwarding's alone. It then stops the
- * daemon and checks again: doctor must work on a node whose daemon is down, and still name forwarding.
+ * Doctor and the daemon's repair: the daemon turns forwarding back on at every resync, so this test
+ * sets `resyncSeconds: 3600` (no resync while it runs) and checks after doctor that forwarding was
+ * still off. With the daemon running every other check passes, so the failure is forwarding's
+ * alone. It then stops the daemon and checks again: doctor must work on a node whose daemon is
+ * down (that is when an operator reaches for it), and still name forwarding.
  * Address plan: 198.18.0.0/15 inside namespaces this test creates (see test/helpers/netns.ts).
  */
 import { chmodSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
@@ -18,7 +18,8 @@ import t from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
 import { FWDCTL, sleep, startDaemon, startServers, webConfig, type RunningDaemon } from '../helpers/daemon.js'
 
-const RESYNC_SECONDS = 30
+/** An hour: the daemon must not repair forwarding while the test looks at it. */
+const RESYNC_SECONDS = 3600
 
 /** Runs fwdctl in the node namespace with an explicit socket (no daemon needed). */
 function ctlAt(topo: Topology, socket: string, args: string[]): ReturnType<Topology['exec']> {
@@ -31,15 +32,6 @@ async function waitExit(d: RunningDaemon, code: number, timeoutMs = 10000): Prom
     const r = await d.ctl(['status'])
     if (r.exitCode === code || Date.now() > until) return r
     await sleep(100)
-  }
-}
-
-/** Waits until the next resync tick (wall-clock seconds 0, 30) is at least `marginS` away. */
-async function awayFromResync(marginS: number): Promise<void> {
-  for (;;) {
-    const s = new Date().getSeconds() % RESYNC_SECONDS
-    if (s >= 1 && s <= RESYNC_SECONDS - marginS) return
-    await sleep(200)
   }
 }
 
@@ -110,8 +102,7 @@ t.test('fwdctl status exit codes, the control socket, and doctor with IP forward
   t.equal(good.exitCode, 0, `doctor passes on a healthy node:\n${good.stdout}`)
   t.match(doctorLines(good.stdout).get('ip-forwarding') ?? '', /^PASS/, 'ip-forwarding passes')
 
-  // doctor, daemon running, forwarding off (before the daemon's next resync turns it back on).
-  await awayFromResync(10)
+  // doctor, daemon running, forwarding off (no resync turns it back on during the test).
   await topo.exec(topo.node.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0'])
   const off = await d.ctl(['doctor', ...config])
   const offForwarding = (await topo.exec(topo.node.ns, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim()
