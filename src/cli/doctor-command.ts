@@ -3,10 +3,10 @@
  * and prints one verdict per line. Exit 0 when every check passed, 1 otherwise.
  */
 import http from 'node:http'
+import net from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { formatProblems, loadConfigFile } from '../config/load.js'
-import { socketAnswers } from '../control/control-server.js'
 import { DEFAULT_CONFIG } from '../daemon/args.js'
 import { createProcessRunner } from '../process/runner.js'
 import { runLocalDoctor } from './doctor-local.js'
@@ -29,7 +29,7 @@ export async function runDoctorCommand(args: string[], ctx: DoctorContext): Prom
     readFile: (p) => readFile(p, 'utf8'),
     checkConfig: async () => (loaded.ok ? { ok: true, problems: [] } : { ok: false, problems: formatProblems(loaded.problems).split('\n') }),
     socketPath: ctx.socket,
-    connect: (p) => socketAnswers(p),
+    connect: (p) => connectSocket(p),
     healthAddress: health.address,
     healthPort: health.port,
     probeHealthPort: () => probeHttp(probeAddress, health.port),
@@ -49,5 +49,23 @@ function probeHttp(host: string, port: number): Promise<boolean> {
     })
     req.on('timeout', () => req.destroy())
     req.on('error', () => resolve(false))
+  })
+}
+
+/**
+ * Whether the daemon answers on its control socket. Resolves false when nothing listens (missing
+ * socket, refused, silent); rejects when the socket exists but this user may not use it (it is mode
+ * 0600), so the verdict says so instead of claiming that a running daemon is down.
+ */
+function connectSocket(socketPath: string, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ path: socketPath })
+    const timer = setTimeout(() => { s.destroy(); resolve(false) }, timeoutMs)
+    s.once('connect', () => { clearTimeout(timer); s.destroy(); resolve(true) })
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      if (err.code === 'EACCES' || err.code === 'EPERM') reject(new Error(`permission denied (${err.code}): the socket is mode 0600, owned by the daemon's user`))
+      else resolve(false)
+    })
   })
 }

@@ -85,6 +85,8 @@ t.test('fwdctl status exit codes, the control socket, and doctor with IP forward
   t.equal(other.exitCode, 2, 'another user cannot talk to the daemon (fwdctl status exits 2)')
   t.match(other.stderr, /permission denied on the control socket/, `and is told it lacks permission: ${other.stderr.trim()}`)
   t.notMatch(other.stderr, /not running/, 'not that the (running) daemon is not running')
+  const otherDoctor = await topo.exec(topo.node.ns, 'env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FWDCTL, '--socket', socket, 'doctor', '--config', d.configPath], { reject: false })
+  t.match(doctorLines(otherDoctor.stdout).get('control-socket') ?? '', /^FAIL {2}control-socket: connecting to .*: permission denied/, 'doctor as another user: the socket refuses it, not "no daemon"')
 
   // 1: every target down (the check moves to a port nothing listens on), applied by `fwdctl reload`.
   d.writeConfig(webConfig(topo, { resyncSeconds: RESYNC_SECONDS, check: '{ intervalMs: 300, timeoutMs: 300, fall: 2, rise: 2, port: 81 }' }))
