@@ -50,6 +50,11 @@ export interface AzureSetsRefresherOptions {
   /** In [0, 1); default Math.random. Jitter scales each backoff by 0.5 to 1. */
   random?: () => number
   logger?: AzureLogger
+  /**
+   * Last good sets from an earlier refresher (a reconfigured daemon): a resource found here starts
+   * with that set instead of none, so a failing first read keeps it rather than emptying it.
+   */
+  seed?: Pick<AzureSnapshot, 'ipGroups' | 'privateLinkServices'>
 }
 
 type Kind = 'ipGroup' | 'privateLinkService'
@@ -101,9 +106,10 @@ export class AzureSetsRefresher {
     this.readTimeoutMs = options.readTimeoutMs ?? Math.min(30_000, this.refreshMs)
     const now = this.timers.now()
     const unique = (ids: readonly string[]) => [...new Set(ids)]
+    const seeded = (set: string[] | undefined) => (set ? { good: [...set] } : {})
     this.states = [
-      ...unique(options.ipGroups).map((resourceId) => ({ kind: 'ipGroup' as const, resourceId, consecutiveFailures: 0, nextAt: now })),
-      ...unique(options.privateLinkServices).map((resourceId) => ({ kind: 'privateLinkService' as const, resourceId, consecutiveFailures: 0, nextAt: now })),
+      ...unique(options.ipGroups).map((resourceId) => ({ kind: 'ipGroup' as const, resourceId, consecutiveFailures: 0, nextAt: now, ...seeded(options.seed?.ipGroups.get(resourceId)) })),
+      ...unique(options.privateLinkServices).map((resourceId) => ({ kind: 'privateLinkService' as const, resourceId, consecutiveFailures: 0, nextAt: now, ...seeded(options.seed?.privateLinkServices.get(resourceId)) })),
     ]
   }
 

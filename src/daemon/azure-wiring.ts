@@ -100,13 +100,19 @@ export async function startAzureSets(config: Config, logger: Logger, env: NodeJS
   const start = async (c: Config): Promise<void> => {
     const credential = createManagedIdentityCredential({ ...(c.azure?.identityClientId ? { clientId: c.azure.identityClientId } : {}), imdsEndpoint: endpoints.imds, maxRetries: 0, env })
     const clients = createNetworkClients({ credential, armEndpoint: endpoints.arm })
+    // A reconfigured refresher starts from the old one's last good sets (a failing first read keeps
+    // them), and the old one stays in place until the new one's first read is done: the engine
+    // never sees an IP Group or Private Link Service that it knew as unknown in between.
     const r = new AzureSetsRefresher({
       ...idsOf(c), refreshSeconds: c.azure?.refreshSeconds ?? 60, reader: createAzureSetsReader(clients), logger: log,
       ...(c.azure?.identityClientId ? { identityClientId: c.azure.identityClientId } : {}),
+      ...(refresher ? { seed: refresher.snapshot() } : {}),
     })
-    refresher = r
     r.start()
     await r.refreshNow()
+    unsubscribe?.()
+    refresher?.stop()
+    refresher = r
     // Subscribed only after the first read: its sets are in the snapshot the engine reads when it
     // starts, and the daemon's engine does not exist yet while the first start runs.
     // Errors too: a target's lastError shows why its IP Group set is stale.
@@ -132,8 +138,6 @@ export async function startAzureSets(config: Config, logger: Logger, env: NodeJS
       const key = (x: Config) => JSON.stringify([idsOf(x), x.azure?.refreshSeconds, x.azure?.identityClientId])
       if (key(c) === key(config)) return
       config = c
-      unsubscribe?.()
-      refresher?.stop()
       await start(c)
       changed()
     },

@@ -77,6 +77,19 @@ t.test('onProblemsChange runs when an error appears, changes or clears, not on e
   t.equal(changes.length, 1, 'the sets never changed: onChange ran only for the first read')
 })
 
+t.test('a seed from an earlier refresher is kept when the first read fails', async (t) => {
+  fakes.arm.clearFaults()
+  fakes.arm.failNext(serverError(503), 2)
+  const refresher = new AzureSetsRefresher({
+    ipGroups: [ipGroupId], privateLinkServices: [plsId], refreshSeconds: 60, reader, timers: manualTimers(), random: () => 0.5,
+    seed: { ipGroups: new Map([[ipGroupId, ['198.18.0.99']]]), privateLinkServices: new Map() },
+  })
+  const snap = await refresher.refreshNow()
+  t.same(snap.ipGroups.get(ipGroupId), ['198.18.0.99'], 'the seeded set stays')
+  t.notOk(snap.privateLinkServices.has(plsId), 'an unseeded resource stays unknown')
+  t.equal(snap.errors.size, 2)
+})
+
 t.test('429 keeps the last good set and waits for Retry-After (seconds)', async (t) => {
   const { refresher, timers } = setup()
   await refresher.refreshNow()
