@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
+import cron from 'node-cron'
 import { pino, type Logger } from 'pino'
 import { formatProblems, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
@@ -166,17 +167,25 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   await engine.start(maxTimeout + 500)
   source.watch(() => void reload())
 
-  // A plain interval, not a cron step: `*/N` seconds only means "every N s" when N divides 60 (45
-  // fired at :00 and :45, 300 was cut to 59 and fired at :59 and :00), and resyncSeconds goes to 3600.
-  const resync = setInterval(() => {
-    void checkForwarding()
+  // node-cron ticks every second; the verify-and-repair resync runs every `sync.resyncSeconds` ticks
+  // of the config in force (a reload changes the period at once). A cron step like `*/N` would only
+  // mean "every N s" when N divides 60. Each tick also re-reads IP forwarding, so /health reports
+  // it off within a second even before the resync turns it back on.
+  let ticks = 0
+  const resync = cron.schedule('* * * * * *', async () => {
+    ticks++
+    if (ticks % config.sync.resyncSeconds !== 0) {
+      engine.ipForwarding = await readIpForwarding().catch(() => false)
+      return
+    }
+    await checkForwarding()
     engine.request(true)
-  }, config.sync.resyncSeconds * 1000)
+  }, { noOverlap: true })
 
   return await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'stopping; rules stay in the kernel so forwarding goes on')
-      clearInterval(resync)
+      void resync.stop()
       engine.stop()
       azure?.stop()
       source.stop()

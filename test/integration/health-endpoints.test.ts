@@ -117,7 +117,10 @@ t.test('IP forwarding switched off is repaired within one resync period', async 
   const sysctl = async (): Promise<string> => (await topo.exec(topo.node.ns, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim()
   await topo.exec(topo.node.ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0'])
   const offAt = Date.now()
-  t.equal(await sysctl(), '0', 'forwarding is off')
+  // The daemon may repair it between the write and this read (a resync is due every second here
+  // or two); its log line then proves it saw it off.
+  const first = await sysctl()
+  t.ok(first === '0' || /ip_forward was 0/.test(d.log()), `forwarding is off (or already repaired): ${first}`)
 
   // The daemon re-checks at every resync: it either turns forwarding back on or reports Unhealthy.
   // Until it has looked, /health may say either; record what it said.
