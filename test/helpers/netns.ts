@@ -22,7 +22,11 @@ export interface Topology {
   servers: Host[]
   /** Runs a command inside a namespace; rejects with its stderr on a non-zero exit. */
   exec(ns: string, file: string, args: string[], opts?: { input?: string; reject?: boolean; timeoutMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>
-  /** Starts a long-running process inside a namespace; it is killed by `destroy()`. */
+  /**
+   * Starts a long-running process inside a namespace; it is killed by `destroy()`. The result is
+   * an execa child, which is also a promise of its exit: do not return it from an async function
+   * (that waits for the process to end); wrap it in an object instead.
+   */
   spawn(ns: string, file: string, args: string[], env?: Record<string, string>): ResultPromise
   /** Kills every process started with `spawn` and deletes every namespace. Safe to call twice. */
   destroy(): Promise<void>
