@@ -76,7 +76,7 @@ export async function measureScale(opts: { quick: boolean; sizes?: number[]; log
         const wall = (performance.now() - w0) / 1000
         const m1 = await scrape()
         const verifiedResyncMs = m0 && m1 ? delta(m0, m1, 'noop') : null
-        const flip = ready ? await flipOne(topo.client.ns, topo.servers[0]!.ns, daemon) : { recoveryMs: null, syncMs: null }
+        const flip = ready ? await flipOne(topo.client.ns, topo.servers[0]!.ns, scrape) : { recoveryMs: null, syncMs: null }
         rows.push({
           listeners: n, targets: 2 * n,
           startToInSyncMs: startToInSyncMs === null ? null : round(startToInSyncMs),
@@ -109,8 +109,10 @@ function delta(a: Record<string, { sum: number; count: number }>, b: Record<stri
   return (((b[kind]?.sum ?? 0) - (a[kind]?.sum ?? 0)) / n) * 1000
 }
 
-async function flipOne(clientNs: string, serverNs: string, daemon: BenchDaemon): Promise<{ recoveryMs: number | null; syncMs: number | null }> {
-  const m0 = await daemon.syncMetrics()
+type Scrape = () => Promise<Record<string, { sum: number; count: number }> | null>
+
+async function flipOne(clientNs: string, serverNs: string, scrape: Scrape): Promise<{ recoveryMs: number | null; syncMs: number | null }> {
+  const m0 = await scrape()
   const probe = startScript(clientNs, 'probe-client', ['198.18.0.1', '10000', '10', '200', '20', '20000'])
   const rule = ['-p', 'tcp', '--dport', '81', '-j', 'REJECT', '--reject-with', 'tcp-reset']
   try {
@@ -120,8 +122,8 @@ async function flipOne(clientNs: string, serverNs: string, daemon: BenchDaemon):
     probe.write(`fault ${t0}\n`)
     const r = JSON.parse(await probe.waitLine(/^\{/, 30000)) as { recoveryMs?: number }
     await sleep(300)
-    const m1 = await daemon.syncMetrics()
-    return { recoveryMs: r.recoveryMs ?? null, syncMs: delta(m0, m1, 'partial') }
+    const m1 = await scrape()
+    return { recoveryMs: r.recoveryMs ?? null, syncMs: m0 && m1 ? delta(m0, m1, 'partial') : null }
   } finally {
     await inNs(serverNs, 'iptables', ['-D', 'INPUT', ...rule], { reject: false })
     await probe.stop('SIGKILL')
