@@ -9,8 +9,8 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { killAll } from './processes.js'
-import { destroyAllNamespaces } from './topology.js'
+import { killAll, killAllAndRunSync } from './processes.js'
+import { destroyAllNamespaces, liveNamespaces } from './topology.js'
 import { describeMachine } from './machine.js'
 import { MEASUREMENTS, type MeasurementName } from './measurements.js'
 import { writeReport, type BenchReport } from './report.js'
@@ -40,9 +40,11 @@ export async function main(argv: string[]): Promise<number> {
   for (const n of names) if (!(n in MEASUREMENTS)) throw new Error(`unknown measurement "${n}"; known: ${Object.keys(MEASUREMENTS).join(', ')}`)
   const outDir = values.out ?? path.join(ROOT, 'bench/results', quick ? 'quick' : '')
 
+  // Synchronous on purpose: nothing may run between the signal and the exit but the cleanup.
   const onSignal = (signal: NodeJS.Signals): void => {
     process.stderr.write(`\nbench: ${signal}; removing namespaces and processes\n`)
-    void cleanup().finally(() => process.exit(130))
+    killAllAndRunSync(liveNamespaces().map((ns) => ['ip', ['netns', 'del', ns]] as const))
+    process.exit(130)
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)

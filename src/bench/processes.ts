@@ -6,7 +6,7 @@
  * path (normal end, a failed measurement, SIGINT). Short commands go through the product's
  * `createProcessRunner()` instead (see ns.ts).
  */
-import { execa, type ResultPromise } from 'execa'
+import { execa, execaSync, type ResultPromise } from 'execa'
 
 export interface Child {
   /** The process id (for `ip netns exec` children, the program's own pid: it execs). */
@@ -86,4 +86,19 @@ export async function killAll(): Promise<void> {
   const all = [...live]
   for (const p of all) p.kill('SIGKILL')
   await Promise.allSettled(all)
+}
+
+/**
+ * For signal handlers, which must not depend on the event loop: SIGKILLs every child at once and
+ * runs `file args` synchronously for each argument list (e.g. `ip netns del NS`), ignoring failures.
+ */
+export function killAllAndRunSync(commands: ReadonlyArray<readonly [string, readonly string[]]>): void {
+  for (const p of live) p.kill('SIGKILL')
+  for (const [file, args] of commands) {
+    try {
+      execaSync(file, [...args], { reject: false, timeout: 10000 })
+    } catch {
+      // best effort: the process is exiting
+    }
+  }
 }

@@ -53,6 +53,11 @@ export async function destroyAllNamespaces(): Promise<void> {
   }
 }
 
+/** The namespaces still to delete, for a signal handler's synchronous cleanup. */
+export function liveNamespaces(): string[] {
+  return [...created].reverse()
+}
+
 /** A single empty namespace (loopback only), for driving the applier against a clean kernel table. */
 export async function createBareNamespace(): Promise<{ ns: string; destroy(): Promise<void> }> {
   const ns = `bn${randomBytes(3).toString('hex')}-a`
