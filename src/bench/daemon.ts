@@ -65,6 +65,13 @@ export interface BenchDaemon {
   stop(): Promise<void>
 }
 
+/** The node flags in dist/bin/fwdd.js's shebang, so the daemon runs as its installed bin runs it. */
+export function shebangNodeFlags(): string[] {
+  const first = readFileSync(FWDD, 'utf8').split('\n', 1)[0] ?? ''
+  const m = /^#!\/usr\/bin\/env -S node (.*)$/.exec(first)
+  return m ? m[1]!.split(' ').filter((a) => a !== '') : []
+}
+
 /** Starts fwdd in `ns` with config `c`; `dir` reuses a state folder (a restart). Does not wait for readiness. */
 export function startDaemon(ns: string, c: BenchConfig, dir = mkdtempSync(path.join(tmpdir(), 'fwdd-bench-d-'))): BenchDaemon {
   const configPath = path.join(dir, 'config.yaml')
@@ -72,7 +79,7 @@ export function startDaemon(ns: string, c: BenchConfig, dir = mkdtempSync(path.j
   writeFileSync(configPath, configYaml(c))
   const healthPort = c.healthPort ?? 8080
   // FWDD_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the daemon to find where time goes.
-  const nodeArgs = (process.env.FWDD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const nodeArgs = [...shebangNodeFlags(), ...(process.env.FWDD_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')]
   const child = spawnChild(ns, process.execPath, [...nodeArgs, FWDD, '--config', configPath, '--socket', socket, '--state-dir', path.join(dir, 'state'), '--log-level', 'warn'])
   const ticks = 100
   return {

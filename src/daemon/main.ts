@@ -24,6 +24,7 @@ import { DrainStore } from './drain-store.js'
 import { buildControlServer, listenControl } from '../control/control-server.js'
 import { messageOf } from '../errors.js'
 import { VERSION } from '../version.js'
+import type { Status } from '../status.js'
 import { DAEMON_USAGE, parseDaemonArgs, type DaemonArgs } from './args.js'
 import { metricsHooks, refreshTrafficMetrics, trafficView } from './observe.js'
 import { azureStatus, fileSource, needsAzure, type ConfigSource } from './config-source.js'
@@ -111,11 +112,20 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   await checkForwarding()
 
   const traffic = trafficView(applier, conntrack, engine, metrics)
-  const status = () => {
+  const computeStatus = (): Status => {
     const s = engine.status({ backend: backend.name, configSource: source.describe() })
     const azureProblems = azureStatus(azure, source)
     return azureProblems ? { ...s, node: { ...s.node, azure: azureProblems } } : s
   }
+  // The LB probes and the health extension ask often; at thousands of listeners building the status
+  // is O(listeners), so it is rebuilt only after a change (or after a second, for time-based fields).
+  let cached: { at: number; changes: number; value: Status } | null = null
+  const status = (): Status => {
+    if (cached && cached.changes === engine.changeCount && Date.now() - cached.at < 1000) return cached.value
+    cached = { at: Date.now(), changes: engine.changeCount, value: computeStatus() }
+    return cached.value
+  }
+
   const health = buildServer({
     status,
     nodeHealth: () => {
@@ -148,7 +158,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     return null
   }
   const control = buildControlServer({
-    status: async () => traffic.statusWithTraffic(status()),
+    status: async () => traffic.statusWithTraffic(computeStatus()),
     rules: () => applier.savedText(),
     reload,
     setDraining: async (d) => {

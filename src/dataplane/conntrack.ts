@@ -10,9 +10,13 @@ import { FwdError } from '../errors.js'
 export class Conntrack {
   constructor(private readonly runner: Runner) {}
 
-  /** Deletes fwdd's flows whose reply comes from address:port. "Nothing to delete" is success. */
-  async deleteFlowsTo(protocol: 'tcp' | 'udp', address: string, port: number): Promise<number> {
-    const r = await this.runner.run('conntrack', ['-D', '-p', protocol, '--reply-src', address, '--reply-port-src', String(port), '--mark', FORWARD_MARK], { timeoutMs: 10000 })
+  /**
+   * Deletes fwdd's flows whose reply comes from address:port; with `listenerPort`, only those that
+   * arrived on that listener port. "Nothing to delete" is success.
+   */
+  async deleteFlowsTo(protocol: 'tcp' | 'udp', address: string, port: number, listenerPort?: number): Promise<number> {
+    const only = listenerPort === undefined ? [] : ['--orig-port-dst', String(listenerPort)]
+    const r = await this.runner.run('conntrack', ['-D', '-p', protocol, ...only, '--reply-src', address, '--reply-port-src', String(port), '--mark', FORWARD_MARK], { timeoutMs: 10000 })
     const m = /(\d+) flow entries have been deleted/.exec(r.stderr)
     if (r.exitCode === 0 || (m && m[1] === '0')) return m ? Number(m[1]) : 0
     throw new FwdError('FWD_ERR_CONNTRACK', `deleting flows to ${address}:${port}/${protocol}: conntrack exited ${r.exitCode}: ${r.stderr.trim()}`)

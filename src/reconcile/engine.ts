@@ -5,7 +5,7 @@
  * logs) and answers `status()`.
  */
 import type { Logger } from 'pino'
-import type { Config } from '../config/types.js'
+import type { Config, ListenerSpec } from '../config/types.js'
 import type { Applier, ApplyResult } from '../dataplane/applier.js'
 import { renderRuleSet } from '../dataplane/render.js'
 import type { Conntrack } from '../dataplane/conntrack.js'
@@ -54,6 +54,14 @@ export class Engine {
   private config: Config
   private targets = new Map<string, ResolvedTarget[]>()
   private rotation = new Map<string, ResolvedTarget[]>()
+  /** Indexes rebuilt when the targets change, so a health change costs O(its listener), not O(all). */
+  private byKey = new Map<string, ResolvedTarget>()
+  private listeners = new Map<string, ListenerSpec>()
+  /** Target key -> shared check key, and back: listeners that send to the same address, port and check settings share one check. */
+  private checkOf = new Map<string, string>()
+  private targetsOfCheck = new Map<string, string[]>()
+  /** Listeners whose rotation must be recomputed at the next sync (null: all of them). */
+  private dirty: Set<string> | null = null
   private readonly checker: HealthChecker
   private readonly dns: DnsResolver
   private readonly runner: SyncRunner
@@ -66,15 +74,51 @@ export class Engine {
   private readonly toCut = new Set<string>()
   private started = false
   private readonly startedAt = Date.now()
-  draining = false
   driftRepairs = 0
-  ipForwarding = true
+  private changes = 0
+  private drainingNow = false
+  private forwardingOn = true
+
+  /** Draining: every listener reports not serving (the LB stops sending new flows); forwarding goes on. */
+  get draining(): boolean {
+    return this.drainingNow
+  }
+
+  set draining(value: boolean) {
+    if (value !== this.drainingNow) this.changes++
+    this.drainingNow = value
+  }
+
+  /** Whether net.ipv4.ip_forward is on, as the daemon last read it. */
+  get ipForwarding(): boolean {
+    return this.forwardingOn
+  }
+
+  set ipForwarding(value: boolean) {
+    if (value !== this.forwardingOn) this.changes++
+    this.forwardingOn = value
+  }
+
+  /**
+   * Counts changes that can alter the status (health, syncs, reloads, and whatever the caller
+   * reports with `touch()`), so callers may cache `status()` between changes.
+   */
+  get changeCount(): number {
+    return this.changes
+  }
+
+  /** Records a change made from outside (drain, IP forwarding) for `changeCount`. */
+  touch(): void {
+    this.changes++
+  }
 
   constructor(private readonly o: EngineOptions) {
     this.config = o.config
     this.log = o.logger.child({ component: 'engine' })
     this.checker = new HealthChecker(o.check, {
-      onChange: (key, from, to) => this.onHealthChange(key, from, to),
+      onChange: (checkKey, from, to) => {
+        for (const key of this.targetsOfCheck.get(checkKey) ?? []) this.onHealthChange(key, from, to)
+      },
       onResult: (t, r) => o.hooks?.onCheck?.(t, r),
     })
     this.dns = new DnsResolver(o.resolve, (name) => {
@@ -86,6 +130,7 @@ export class Engine {
       minIntervalMs: this.config.sync.minIntervalMs,
       sync: (verify) => this.sync(verify),
       onError: (err, retry) => {
+        this.changes++
         this.lastSyncOk = false
         this.applyFailingSince ??= Date.now()
         this.lastError = messageOf(err)
@@ -102,6 +147,7 @@ export class Engine {
     const deadline = Date.now() + firstRoundMaxMs
     while (!this.checker.firstRoundDone() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
     this.started = true
+    this.dirty = null
     this.refreshRotation()
     this.request(true)
   }
@@ -138,6 +184,7 @@ export class Engine {
 
   /** Records a rejected reload: the last good config stays, the error shows in status. */
   rejectReload(message: string): void {
+    this.changes++
     this.lastError = message
   }
 
@@ -171,7 +218,7 @@ export class Engine {
   status(extra: { counters?: (key: string) => { bytes: number; packets: number } | undefined; connections?: (key: string) => number | undefined; backend?: string; configSource?: string } = {}): Status {
     const inSync = this.inSync()
     const listeners = listenerStatuses(this.config, this.targets, this.rotation, {
-      inSync, draining: this.draining, health: (k) => this.checker.health(k), startedAt: this.startedAt, ...extra,
+      inSync, draining: this.draining, health: (k) => this.health(k), startedAt: this.startedAt, ...extra,
     })
     return {
       node: {
@@ -207,35 +254,67 @@ export class Engine {
     }
   }
 
+  /** Health of a target (through the check it shares with same-endpoint targets of other listeners). */
+  private health(key: string): TargetHealth | undefined {
+    const c = this.checkOf.get(key)
+    return c === undefined ? undefined : this.checker.health(c)
+  }
+
   private refreshTargets(): void {
+    this.changes++
     this.targets = resolveTargets(this.config, this.world())
-    const checked: CheckedTarget[] = []
+    this.listeners = new Map(this.config.listeners.map((l) => [l.name, l]))
+    this.byKey = new Map()
+    this.checkOf = new Map()
+    this.targetsOfCheck = new Map()
+    const checked = new Map<string, CheckedTarget>()
     for (const l of this.config.listeners) {
-      if (!isCheckable(l)) continue
       for (const t of this.targets.get(l.name) ?? []) {
-        checked.push({ key: t.key, listener: l.name, address: t.address, port: l.check.port ?? t.port, intervalMs: l.check.intervalMs, timeoutMs: l.check.timeoutMs, fall: l.check.fall, rise: l.check.rise })
+        this.byKey.set(t.key, t)
+        if (!isCheckable(l)) continue
+        const port = l.check.port ?? t.port
+        const { intervalMs, timeoutMs, fall, rise } = l.check
+        const checkKey = `${t.address}:${port}/${intervalMs}/${timeoutMs}/${fall}/${rise}`
+        this.checkOf.set(t.key, checkKey)
+        const list = this.targetsOfCheck.get(checkKey)
+        if (list) list.push(t.key)
+        else this.targetsOfCheck.set(checkKey, [t.key])
+        if (!checked.has(checkKey)) checked.set(checkKey, { key: checkKey, listener: l.name, address: t.address, port, intervalMs, timeoutMs, fall, rise })
       }
     }
-    this.checker.setTargets(checked)
+    this.checker.setTargets([...checked.values()])
+    this.dirty = null
     this.refreshRotation()
   }
 
+  /** Recomputes the rotation of the listeners marked dirty (all when `dirty` is null), copy-on-write. */
   private refreshRotation(): void {
-    this.rotation = new Map(this.config.listeners.map((l) => [l.name, rotationOf(l, this.targets.get(l.name) ?? [], (k) => this.checker.health(k))]))
+    const names = this.dirty ?? this.listeners.keys()
+    const next = this.dirty === null ? new Map<string, ResolvedTarget[]>() : new Map(this.rotation)
+    for (const name of names) {
+      const l = this.listeners.get(name)
+      if (l) next.set(name, rotationOf(l, this.targets.get(name) ?? [], (k) => this.health(k)))
+    }
+    this.rotation = next
+    this.dirty = new Set()
   }
 
   private onHealthChange(key: string, from: TargetHealth, to: TargetHealth): void {
-    const target = this.resolvedTargets().find((t) => t.key === key)
+    const target = this.byKey.get(key)
     if (!target) return
+    this.changes++
     this.log.info({ listener: target.listener, target: `${target.address}:${target.port}`, from: from.state, to: to.state, reason: to.lastError }, 'target health changed')
     this.o.hooks?.onTransition?.(target, from, to)
     if (to.state === 'unhealthy') this.toCut.add(key)
     else this.toCut.delete(key)
-    this.refreshRotation()
+    // The rotation is recomputed by the sync this requests: at start-up thousands of targets turn
+    // healthy within a few hundred ms, and recomputing per change would make that quadratic.
+    this.dirty?.add(target.listener)
     this.request(false)
   }
 
   private async sync(verify: boolean): Promise<void> {
+    this.changes++
     const started = performance.now()
     const queued = this.queuedAt
     this.queuedAt = null
@@ -257,6 +336,7 @@ export class Engine {
       this.driftRepairs += result.drift.length
       this.log.warn({ drift: result.drift }, 'repaired rules changed behind fwdd')
     }
+    this.changes++
     this.lastSyncOk = true
     this.applyFailingSince = null
     this.lastSyncAt = new Date()
@@ -271,21 +351,48 @@ export class Engine {
    * newer than these rules) stays queued; one that recovered or was removed is dropped from the queue.
    */
   private async cutDeadFlows(applied: Map<string, ResolvedTarget[]>): Promise<void> {
+    // Group the targets to cut by endpoint: when every listener that sends to an endpoint has it out
+    // of rotation (a dead server behind many listeners), one conntrack call cuts them all.
+    const groups = new Map<string, { protocol: 'tcp' | 'udp'; address: string; port: number; listeners: ListenerSpec[] }>()
     for (const key of [...this.toCut]) {
-      const t = this.resolvedTargets().find((x) => x.key === key)
-      const listener = t && this.config.listeners.find((l) => l.name === t.listener)
-      if (!t || !listener || this.checker.health(key)?.state !== 'unhealthy') {
+      const t = this.byKey.get(key)
+      const listener = t && this.listeners.get(t.listener)
+      if (!t || !listener || this.health(key)?.state !== 'unhealthy') {
         this.toCut.delete(key)
         continue
       }
       if ((applied.get(t.listener) ?? []).some((r) => r.key === key)) continue
       this.toCut.delete(key)
-      try {
-        const n = await this.o.conntrack.deleteFlowsTo(listener.protocol, t.address, t.port)
-        this.log.info({ listener: t.listener, target: `${t.address}:${t.port}`, flows: n }, 'cut flows to an unhealthy target')
-      } catch (err: unknown) {
-        this.log.error({ err: messageOf(err) }, 'cutting flows failed')
+      const endpoint = `${listener.protocol}|${t.address}:${t.port}`
+      const g = groups.get(endpoint) ?? { protocol: listener.protocol, address: t.address, port: t.port, listeners: [] }
+      g.listeners.push(listener)
+      groups.set(endpoint, g)
+    }
+    if (groups.size === 0) return
+    const stillSent = this.endpointsIn(applied)
+    for (const [endpoint, g] of groups) {
+      // No listener sends to it any more: cut every flow to it at once; else only these listeners'.
+      const calls = stillSent.has(endpoint) ? g.listeners.map((l) => l.port) : [undefined]
+      for (const listenerPort of calls) {
+        try {
+          const n = await this.o.conntrack.deleteFlowsTo(g.protocol, g.address, g.port, listenerPort)
+          this.log.info({ target: `${g.address}:${g.port}`, listeners: g.listeners.length, flows: n }, 'cut flows to an unhealthy target')
+        } catch (err: unknown) {
+          this.log.error({ err: messageOf(err) }, 'cutting flows failed')
+        }
       }
     }
   }
+
+  /** Endpoints (`proto|address:port`) that some listener's rotation still sends to. */
+  private endpointsIn(rotation: Map<string, ResolvedTarget[]>): Set<string> {
+    const out = new Set<string>()
+    for (const [name, list] of rotation) {
+      const l = this.listeners.get(name)
+      if (l) for (const t of list) out.add(`${l.protocol}|${t.address}:${t.port}`)
+    }
+    return out
+  }
+
+
 }
