@@ -150,6 +150,9 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       logger.error({ problems: r.problems }, 'config reload rejected; keeping the last good rules')
       return r.problems
     }
+    if (r.config.health.port !== config.health.port || r.config.health.address !== config.health.address) {
+      logger.warn({ now: `${config.health.address}:${config.health.port}`, wanted: `${r.config.health.address}:${r.config.health.port}` }, 'health.port and health.address take effect at the next restart; the LB probe keeps the current ones until then')
+    }
     config = r.config
     if (azure) await azure.reconfigure(config)
     else if (needsAzure(config)) azure = await startAzure(config)
