@@ -111,7 +111,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }
   await checkForwarding()
 
-  const traffic = trafficView(applier, conntrack, engine, metrics)
+  const traffic = trafficView(applier, conntrack, engine)
   const computeStatus = (): Status => {
     const s = engine.status({ backend: backend.name, configSource: source.describe() })
     const azureProblems = azureStatus(azure, source)
@@ -136,7 +136,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       return { healthy: reasons.length === 0, reasons }
     },
     metricsText: async () => {
-      await refreshTrafficMetrics(traffic, engine, metrics)
+      await refreshTrafficMetrics(traffic, status(), metrics)
       return metrics.text()
     },
     logger: logger.child({ component: 'health-server' }),

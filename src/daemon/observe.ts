@@ -39,7 +39,7 @@ export interface TrafficView {
 }
 
 /** Reads per-target counters (filter FWD-F- rules) and conntrack counts, cached for a second. */
-export function trafficView(applier: Applier, conntrack: Conntrack, engine: Engine, _metrics: Metrics): TrafficView {
+export function trafficView(applier: Applier, conntrack: Conntrack, engine: Engine): TrafficView {
   let cache: { at: number; value: Awaited<ReturnType<TrafficView['read']>> } | null = null
   const read: TrafficView['read'] = async () => {
     if (cache && Date.now() - cache.at < 1000) return cache.value
@@ -52,11 +52,11 @@ export function trafficView(applier: Applier, conntrack: Conntrack, engine: Engi
       if (m && r.chain === listenerFilterChain(m[1]!)) byRule.set(`${m[1]}|${m[2]}`, { bytes: r.bytes, packets: r.packets })
     }
     const flows = await conntrack.countByTarget().catch(() => new Map<string, number>())
+    const protocolOf = new Map(engine.currentConfig().listeners.map((l) => [l.name, l.protocol]))
     for (const t of engine.resolvedTargets()) {
       const c = byRule.get(t.key)
       if (c) counters.set(t.key, c)
-      const l = engine.currentConfig().listeners.find((x) => x.name === t.listener)
-      connections.set(t.key, flows.get(`${t.address}:${t.port}/${l?.protocol ?? 'tcp'}`) ?? 0)
+      connections.set(t.key, flows.get(`${t.address}:${t.port}/${protocolOf.get(t.listener) ?? 'tcp'}`) ?? 0)
     }
     cache = { at: Date.now(), value: { counters, connections } }
     return cache.value
@@ -78,11 +78,10 @@ export function trafficView(applier: Applier, conntrack: Conntrack, engine: Engi
   }
 }
 
-/** Pushes the current traffic and health readings into the metrics before a scrape. */
-export async function refreshTrafficMetrics(traffic: TrafficView, engine: Engine, metrics: Metrics): Promise<void> {
+/** Pushes the current traffic and health readings (of `status`, the daemon's current one) into the metrics before a scrape. */
+export async function refreshTrafficMetrics(traffic: TrafficView, status: Status, metrics: Metrics): Promise<void> {
   const { counters, connections } = await traffic.read()
   const rows = []
-  const status = engine.status()
   metrics.setInSync(status.node.inSync)
   for (const l of status.listeners) {
     for (const t of l.targets) {

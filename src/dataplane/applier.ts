@@ -165,11 +165,6 @@ export class Applier {
     return { chainsDeleted, jumpsDeleted }
   }
 
-  /** Forgets what was applied, so the next apply reads and repairs the kernel in full. */
-  invalidate(): void {
-    this.lastApplied = null
-  }
-
   private async save(table: Table, counters: boolean): Promise<string> {
     const args = ['-t', table, ...(counters ? ['-c'] : [])]
     const r = await this.runner.run(this.backend.save, args, { timeoutMs: 30000 })

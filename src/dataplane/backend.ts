@@ -14,11 +14,10 @@ export interface Backend {
   warning?: string
   save: string
   restore: string
-  iptables: string
 }
 
 function variant(name: BackendName): Backend {
-  return { name, save: `iptables-${name}-save`, restore: `iptables-${name}-restore`, iptables: `iptables-${name}` }
+  return { name, save: `iptables-${name}-save`, restore: `iptables-${name}-restore` }
 }
 
 async function ruleCount(runner: Runner, save: string, denied: string[]): Promise<number | null> {
@@ -54,5 +53,5 @@ export async function detectBackend(runner: Runner, override?: string): Promise<
   const r = await runner.run('iptables', ['--version'])
   if (r.exitCode !== 0) throw new Error(`no iptables found: ${r.stderr.trim()}`)
   const name: BackendName = r.stdout.includes('legacy') ? 'legacy' : 'nft'
-  return { name, save: 'iptables-save', restore: 'iptables-restore', iptables: 'iptables' }
+  return { name, save: 'iptables-save', restore: 'iptables-restore' }
 }

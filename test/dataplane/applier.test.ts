@@ -4,7 +4,7 @@ import { Applier } from '../../src/dataplane/applier.js'
 import { renderRuleSet, type RenderInput } from '../../src/dataplane/render.js'
 import { FakeIptables } from '../helpers/fake-iptables.js'
 
-const backend = { name: 'nft' as const, save: 'iptables-nft-save', restore: 'iptables-nft-restore', iptables: 'iptables-nft' }
+const backend = { name: 'nft' as const, save: 'iptables-nft-save', restore: 'iptables-nft-restore' }
 const two: RenderInput = {
   sources: ['198.18.0.0/24'],
   listeners: [{ name: 'web', protocol: 'tcp', port: 8000, rotation: [{ address: '198.18.1.2', port: 80, weight: 1 }, { address: '198.18.2.2', port: 80, weight: 1 }], known: [{ address: '198.18.1.2', port: 80, weight: 1 }, { address: '198.18.2.2', port: 80, weight: 1 }] }],
