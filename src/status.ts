@@ -12,6 +12,8 @@ export interface TargetStatus {
   /** The resolved IPv4 address this entry forwards to. */
   address: string
   port: number
+  /** Stable name for metrics and alerts: `<listener>/<position in the config>` or the target's `name`. */
+  label?: string
   state: TargetState
   /** When `state` last changed (ISO-8601). */
   since: string
@@ -20,7 +22,7 @@ export interface TargetStatus {
   /** Whether new connections are sent to it right now. */
   inRotation?: boolean
   weight?: number
-  /** Conntrack entries to this target (tcp established or udp), when known. */
+  /** Conntrack entries to this target (tcp established or udp); absent when they could not be read. */
   connections?: number
   /** Bytes and packets that the DNAT rule for this target matched (new flows' first packets only count for packets). */
   bytes?: number
@@ -33,6 +35,13 @@ export interface ListenerStatus {
   port: number
   /** True when this node can serve the listener now (what `/lb/<name>` answers). */
   serving: boolean
+  /**
+   * Why it does not serve (null when it does), the reason code `/lb/<name>` answers with:
+   * `draining`, `not-in-sync`, `no-target-in-rotation` (whenAllDown: reject, none healthy),
+   * `no-healthy-target` (whenAllDown: all: flows still spread, but nothing is known healthy),
+   * `no-targets` (nothing resolved).
+   */
+  reason?: string | null
   whenAllDown?: 'reject' | 'all'
   targets: TargetStatus[]
 }
@@ -40,6 +49,13 @@ export interface ListenerStatus {
 export interface NodeStatus {
   /** Rules applied and in sync, not draining, every listener serving. */
   ready: boolean
+  /**
+   * The node's own health, as `/health` reports it to the VMSS health extension: never the targets'.
+   * `reasons` are short codes (`not-in-sync`, `ip-forwarding-off`, `apply-failing`), empty when healthy.
+   */
+  health?: { healthy: boolean; reasons: string[] }
+  /** Why syncs fail, by kind (`read`, `apply`, `reload`); absent kinds are fine. */
+  errors?: Partial<Record<'read' | 'apply' | 'reload', string>>
   draining: boolean
   inSync: boolean
   lastSyncAt: string | null

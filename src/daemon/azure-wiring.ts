@@ -14,7 +14,7 @@ import { createManagedIdentityCredential } from '../azure/credential.js'
 import { createNetworkClients } from '../azure/network.js'
 import { createAzureSetsReader } from '../azure/reader.js'
 import { AzureSetsRefresher } from '../azure/sets.js'
-import type { AzureView } from '../reconcile/engine.js'
+import type { AzureView } from '../reconcile/reconciler.js'
 import { messageOf } from '../errors.js'
 
 /**
@@ -72,7 +72,7 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
   }
 }
 
-/** The running Azure sets: what the engine reads, plus reconfigure/stop for the daemon. */
+/** The running Azure sets: what the reconciler reads, plus reconfigure/stop for the daemon. */
 export interface AzureSets {
   view: AzureView
   /** Restarts the refresher when the config names other resources, another interval or identity. */
@@ -101,7 +101,7 @@ export async function startAzureSets(config: Config, logger: Logger, env: NodeJS
     const credential = createManagedIdentityCredential({ ...(c.azure?.identityClientId ? { clientId: c.azure.identityClientId } : {}), imdsEndpoint: endpoints.imds, maxRetries: 0, env })
     const clients = createNetworkClients({ credential, armEndpoint: endpoints.arm })
     // A reconfigured refresher starts from the old one's last good sets (a failing first read keeps
-    // them), and the old one stays in place until the new one's first read is done: the engine
+    // them), and the old one stays in place until the new one's first read is done: the reconciler
     // never sees an IP Group or Private Link Service that it knew as unknown in between.
     const r = new AzureSetsRefresher({
       ...idsOf(c), refreshSeconds: c.azure?.refreshSeconds ?? 60, reader: createAzureSetsReader(clients), logger: log,
@@ -113,8 +113,8 @@ export async function startAzureSets(config: Config, logger: Logger, env: NodeJS
     unsubscribe?.()
     refresher?.stop()
     refresher = r
-    // Subscribed only after the first read: its sets are in the snapshot the engine reads when it
-    // starts, and the daemon's engine does not exist yet while the first start runs.
+    // Subscribed only after the first read: its sets are in the snapshot the reconciler reads when it
+    // starts, and the daemon's reconciler does not exist yet while the first start runs.
     // Errors too: a target's lastError shows why its IP Group set is stale.
     const offSets = r.onChange(() => changed())
     const offProblems = r.onProblemsChange(() => changed())

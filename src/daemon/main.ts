@@ -6,7 +6,6 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import cron from 'node-cron'
 import { pino, type Logger } from 'pino'
 import { formatProblems, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
@@ -16,7 +15,12 @@ import { Conntrack } from '../dataplane/conntrack.js'
 import { ensureIpForwarding, readIpForwarding } from '../dataplane/sysctl.js'
 import { tcpConnectCheck } from '../health/tcp-check.js'
 import { createProcessRunner } from '../process/runner.js'
-import { Engine } from '../reconcile/engine.js'
+import { Reconciler } from '../reconcile/reconciler.js'
+import { renderRuleSet } from '../dataplane/render.js'
+import { listenerFilterChain } from '../dataplane/chains.js'
+import { systemClock } from '../clock.js'
+import { Scheduler } from '../scheduler.js'
+import { singleFlight } from '../reconcile/single-flight.js'
 import { systemResolve } from '../targets/dns-resolver.js'
 import { buildServer } from '../server/build-server.js'
 import { Metrics } from '../metrics/metrics.js'
@@ -25,8 +29,9 @@ import { buildControlServer, listenControl } from '../control/control-server.js'
 import { messageOf } from '../errors.js'
 import { VERSION } from '../version.js'
 import type { Status } from '../status.js'
+import { trafficReader } from './traffic.js'
 import { DAEMON_USAGE, parseDaemonArgs, type DaemonArgs } from './args.js'
-import { metricsHooks, refreshTrafficMetrics, trafficView } from './observe.js'
+import { metricsHooks, refreshMetrics } from './observe.js'
 import { azureStatus, fileSource, needsAzure, type ConfigSource } from './config-source.js'
 
 export interface DaemonIo {
@@ -34,8 +39,8 @@ export interface DaemonIo {
   stderr(text: string): void
 }
 
-/** Bound after which a failing apply marks the node itself unhealthy on /health. */
-const APPLY_FAILING_UNHEALTHY_MS = 60000
+/** How often IP forwarding is re-read, so /health reports it off within a second. */
+const IP_FORWARD_CHECK_MS = 1000
 
 export async function runDaemon(argv: string[], io: DaemonIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: DaemonArgs
@@ -68,6 +73,11 @@ export async function runDaemon(argv: string[], io: DaemonIo, env: NodeJS.Proces
 }
 
 async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): Promise<number> {
+  const clock = systemClock
+  // A stray rejection (a spawn failing with EMFILE under fd pressure, say) must not kill the daemon:
+  // the rules stay in the kernel either way, and the next sync or check retries.
+  const onStray = (err: unknown): void => logger.error({ err: messageOf(err) }, 'unhandled rejection; carrying on')
+  process.on('unhandledRejection', onStray)
   // The Azure SDKs load only when the config or the flags need them: a plain node starts faster and smaller.
   const source: ConfigSource = args.configFrom === 'imds' ? (await import('./azure-wiring.js')).imdsSource(logger, env) : fileSource(args.config)
   const first = await source.load()
@@ -87,88 +97,113 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     applier.adopt(kernel)
     logger.info('found rules of a previous fwdd; adopting them until the first health round is in')
   }
+  const dataplane = {
+    apply: (input: Parameters<typeof renderRuleSet>[0], o: { verify: boolean }) => applier.apply(renderRuleSet(input), o),
+    counters: async () => {
+      const out = new Map<string, { bytes: number; packets: number }>()
+      for (const r of await applier.counters('filter')) {
+        const m = /--comment "([^"]+) -> ([0-9.]+:\d+)"/.exec(r.rule)
+        if (m && r.chain === listenerFilterChain(m[1]!)) out.set(`${m[1]}|${m[2]}`, { bytes: r.bytes, packets: r.packets })
+      }
+      return out
+    },
+  }
   const metrics = new Metrics({ version: VERSION })
   const drain = new DrainStore(args.stateDir, logger.child({ component: 'drain' }))
   // Started later by a reload when a config without Azure resources (e.g. userData) gains some.
-  const startAzure = async (c: Config) => (await import('./azure-wiring.js')).startAzureSets(c, logger, env, () => engine.azureChanged())
+  const startAzure = async (c: Config) => (await import('./azure-wiring.js')).startAzureSets(c, logger, env, () => reconciler.worldChanged())
   let azure = needsAzure(config) ? await startAzure(config) : undefined
-  const engine: Engine = new Engine({
-    config, applier, conntrack, logger, check: tcpConnectCheck, resolve: systemResolve, version: VERSION,
-    hooks: metricsHooks(metrics), azure: { ipGroup: (id) => azure?.view.ipGroup(id), privateLinkService: (id) => azure?.view.privateLinkService(id) },
+  const reconciler: Reconciler = new Reconciler({
+    config, clock, dataplane, conntrack, logger, check: tcpConnectCheck, resolve: systemResolve,
+    hooks: metricsHooks(metrics), draining: await drain.load(),
+    azure: { ipGroup: (id) => azure?.view.ipGroup(id), privateLinkService: (id) => azure?.view.privateLinkService(id) },
   })
-  engine.draining = await drain.load()
-  metrics.setDraining(engine.draining)
 
-  const checkForwarding = async (): Promise<void> => {
+  const checkForwarding = async (repair: boolean): Promise<void> => {
     try {
-      const { wasOff } = await ensureIpForwarding()
-      if (wasOff) logger.warn('net.ipv4.ip_forward was 0; turned it on (install the sysctl drop-in to keep it on)')
-      engine.ipForwarding = await readIpForwarding()
+      if (repair) {
+        const { wasOff } = await ensureIpForwarding()
+        if (wasOff) logger.warn('net.ipv4.ip_forward was 0; turned it on (install the sysctl drop-in to keep it on)')
+      }
+      reconciler.setIpForwarding(await readIpForwarding())
     } catch (err: unknown) {
-      engine.ipForwarding = false
+      reconciler.setIpForwarding(false)
       logger.error({ err: messageOf(err) }, 'IP forwarding is off and could not be turned on')
     }
   }
-  await checkForwarding()
+  await checkForwarding(true)
 
-  const traffic = trafficView(applier, conntrack, engine)
-  const computeStatus = (): Status => {
-    const s = engine.status({ backend: backend.name, configSource: source.describe() })
-    const azureProblems = azureStatus(azure, source)
-    return azureProblems ? { ...s, node: { ...s.node, azure: azureProblems } } : s
-  }
-  // The LB probes and the health extension ask often; at thousands of listeners building the status
-  // is O(listeners), so it is rebuilt only after a change (or after a second, for time-based fields).
-  let cached: { at: number; changes: number; value: Status } | null = null
+  const statusContext = () => ({ version: VERSION, backend: backend.name, configSource: source.describe(), azure: azureStatus(azure, source) })
+  // The LB probes and the health extension ask often; building the status is O(listeners), so it is
+  // rebuilt only when the state changed, or after a second (staleness is a matter of time).
+  let cached: { at: number; version: number; value: Status } | null = null
   const status = (): Status => {
-    if (cached && cached.changes === engine.changeCount && Date.now() - cached.at < 1000) return cached.value
-    cached = { at: Date.now(), changes: engine.changeCount, value: computeStatus() }
-    return cached.value
+    const v = reconciler.version
+    if (cached && cached.version === v && clock.now() - cached.at < 1000) return cached.value
+    const value = reconciler.status(statusContext())
+    cached = { at: clock.now(), version: v, value }
+    return value
   }
+  const readTraffic = trafficReader(clock, { counters: () => dataplane.counters(), countByTarget: () => conntrack.countByTarget() })
+  const statusWithTraffic = async (): Promise<Status> => reconciler.status(statusContext(), await readTraffic(reconciler.state))
+  // One scrape's worth of work shared by every scrape in flight (and for a second).
+  const metricsText = singleFlight(clock, 1000, async () => {
+    refreshMetrics(await statusWithTraffic(), metrics)
+    return metrics.text()
+  })
 
   const health = buildServer({
     status,
-    nodeHealth: () => {
-      const reasons: string[] = []
-      if (!engine.inSync()) reasons.push('not-in-sync')
-      if (!engine.ipForwarding) reasons.push('ip-forwarding-off')
-      if (engine.applyFailingForMs() > APPLY_FAILING_UNHEALTHY_MS) reasons.push('apply-failing')
-      return { healthy: reasons.length === 0, reasons }
-    },
-    metricsText: async () => {
-      await refreshTrafficMetrics(traffic, status(), metrics)
-      return metrics.text()
-    },
+    nodeHealth: () => status().node.health ?? { healthy: false, reasons: ['status-error'] },
+    metricsText: () => metricsText.get(),
     logger: logger.child({ component: 'health-server' }),
   })
 
+  // What the health server actually bound: a reload compares with this, not with the last config.
+  const bound = { address: config.health.address, port: config.health.port }
   const reload = async (): Promise<string | null> => {
+    try {
+      return await applyReload()
+    } catch (err: unknown) {
+      const message = `config reload failed; keeping the last good config: ${messageOf(err)}`
+      reconciler.rejectReload(message)
+      metrics.incFailedReloads()
+      logger.error({ err: messageOf(err) }, 'config reload failed; keeping the last good rules')
+      return message
+    }
+  }
+  const applyReload = async (): Promise<string | null> => {
     const r = await source.load()
     if (!r.ok) {
-      engine.rejectReload(`config reload rejected; keeping the last good config: ${r.problems}`)
+      reconciler.rejectReload(`config reload rejected; keeping the last good config: ${r.problems}`)
       metrics.incFailedReloads()
       logger.error({ problems: r.problems }, 'config reload rejected; keeping the last good rules')
       return r.problems
     }
-    if (r.config.health.port !== config.health.port || r.config.health.address !== config.health.address) {
-      logger.warn({ now: `${config.health.address}:${config.health.port}`, wanted: `${r.config.health.address}:${r.config.health.port}` }, 'health.port and health.address take effect at the next restart; the LB probe keeps the current ones until then')
+    if (r.config.health.port !== bound.port || r.config.health.address !== bound.address) {
+      logger.warn({ now: `${bound.address}:${bound.port}`, wanted: `${r.config.health.address}:${r.config.health.port}` }, 'health.port and health.address take effect at the next restart; the LB probe keeps the current ones until then')
     }
     config = r.config
     if (azure) await azure.reconfigure(config)
     else if (needsAzure(config)) azure = await startAzure(config)
-    await engine.reload(config)
+    await reconciler.reload(config)
     logger.info('config reloaded')
     return null
   }
   const control = buildControlServer({
-    status: async () => traffic.statusWithTraffic(computeStatus()),
+    status: statusWithTraffic,
     rules: () => applier.savedText(),
     reload,
     setDraining: async (d) => {
-      await drain.save(d)
-      engine.draining = d
-      metrics.setDraining(d)
+      // Drain takes effect at once; saving it is what lets it survive a restart.
+      reconciler.setDraining(d)
       logger.info({ draining: d }, d ? 'draining: /lb answers 503, forwarding goes on' : 'undrained')
+      try {
+        await drain.save(d)
+      } catch (err: unknown) {
+        logger.error({ err: messageOf(err) }, 'drain state could not be saved; it will not survive a restart')
+        throw new Error(`${d ? 'draining' : 'undrained'} now, but the state could not be saved (${messageOf(err)}): it will not survive a restart; free or fix ${args.stateDir}`)
+      }
     },
   })
   await mkdir(path.dirname(args.socket), { recursive: true, mode: 0o755 })
@@ -176,32 +211,27 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   await health.listen({ port: config.health.port, host: config.health.address })
   logger.info({ backend: backend.name, socket: args.socket, health: `${config.health.address}:${config.health.port}`, version: VERSION }, 'fwdd started')
 
-  const maxTimeout = Math.max(...config.listeners.map((l) => l.check.timeoutMs))
-  await engine.start(maxTimeout + 500)
+  const maxTimeout = Math.max(0, ...config.listeners.map((l) => l.check.timeoutMs))
+  await reconciler.start(maxTimeout + 500)
   source.watch(() => void reload())
 
-  // node-cron ticks every second; the verify-and-repair resync runs every `sync.resyncSeconds` ticks
-  // of the config in force (a reload changes the period at once). A cron step like `*/N` would only
-  // mean "every N s" when N divides 60. Each tick also re-reads IP forwarding, so /health reports
-  // it off within a second even before the resync turns it back on.
-  let ticks = 0
-  const resync = cron.schedule('* * * * * *', async () => {
-    ticks++
-    if (ticks % config.sync.resyncSeconds !== 0) {
-      engine.ipForwarding = await readIpForwarding().catch(() => false)
-      return
-    }
-    await checkForwarding()
-    engine.request(true)
-  }, { noOverlap: true })
+  // Every period on the one monotonic clock: the verify-and-repair resync (its period read anew
+  // after each run, so a reload changes it at once) and the IP forwarding check.
+  const scheduler = new Scheduler(clock, logger.child({ component: 'scheduler' }))
+  scheduler.every('resync', () => config.sync.resyncSeconds * 1000, async () => {
+    await checkForwarding(true)
+    reconciler.request(true)
+  })
+  scheduler.every('ip-forwarding', IP_FORWARD_CHECK_MS, () => checkForwarding(false))
 
   return await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'stopping; rules stay in the kernel so forwarding goes on')
-      void resync.stop()
-      engine.stop()
+      scheduler.stop()
+      reconciler.stop()
       azure?.stop()
       source.stop()
+      process.off('unhandledRejection', onStray)
       void Promise.allSettled([health.close(), control.close()]).then(() => resolve(0))
     }
     process.once('SIGTERM', () => stop('SIGTERM'))

@@ -6,8 +6,7 @@
  * targets spread their handshakes evenly over the interval instead of firing together. A state
  * change calls `onChange` once; the reconcile loop collapses bursts of changes into one sync.
  */
-import type { Clock } from '../reconcile/sync-runner.js'
-import { systemClock } from '../reconcile/sync-runner.js'
+import { systemClock, type Clock } from '../clock.js'
 import { initialHealth, recordResult, type TargetHealth } from './target-health.js'
 import type { CheckResult, TcpCheck } from './tcp-check.js'
 

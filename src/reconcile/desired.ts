@@ -17,6 +17,8 @@ export interface ResolvedTarget {
   address: string
   port: number
   weight: number
+  /** Stable name for metrics and alerts (`<listener>/<config position>`, or the target's `name`). */
+  label?: string
   /** Why it has no address, or why its addresses are stale (resolver or Azure error). */
   sourceError: string | null
 }

@@ -6,22 +6,7 @@
  * clock so tests do not sleep.
  */
 
-/** Time and timers, injectable so tests drive them by hand. */
-export interface Clock {
-  now(): number
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-/** The real clock (Date.now and the global timers). */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms)
-    return t
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-}
+import { systemClock, type Clock } from '../clock.js'
 
 export interface SyncRunnerOptions {
   minIntervalMs: number
@@ -47,9 +32,11 @@ export class SyncRunner {
   private failures = 0
   private stopped = false
   private readonly clock: Clock
+  private minIntervalMs: number
 
   constructor(private readonly o: SyncRunnerOptions) {
     this.clock = o.clock ?? systemClock
+    this.minIntervalMs = o.minIntervalMs
   }
 
   /** Asks for a sync; returns at once. Several requests before it runs make one sync. */
@@ -58,6 +45,11 @@ export class SyncRunner {
     this.pending = true
     this.pendingVerify ||= verify
     if (!this.running) this.arm(this.nextDelay())
+  }
+
+  /** Changes the minimum interval (a reload); applies from the next sync on. */
+  setMinInterval(ms: number): void {
+    this.minIntervalMs = ms
   }
 
   /** Consecutive failed syncs (0 after a success). */
@@ -72,7 +64,7 @@ export class SyncRunner {
   }
 
   private nextDelay(): number {
-    return Math.max(0, this.lastRun + this.o.minIntervalMs - this.clock.now(), this.notBefore - this.clock.now())
+    return Math.max(0, this.lastRun + this.minIntervalMs - this.clock.now(), this.notBefore - this.clock.now())
   }
 
   private arm(delayMs: number): void {

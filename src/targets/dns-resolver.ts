@@ -6,7 +6,7 @@
  */
 import { promises as dns } from 'node:dns'
 import { isIpv4 } from '../config/addresses.js'
-import { systemClock, type Clock } from '../reconcile/sync-runner.js'
+import { systemClock, type Clock } from '../clock.js'
 
 /** What is known about one name: the last good addresses (sorted), and the last error if any. */
 export interface Resolution {

@@ -1,9 +1,9 @@
 /**
- * A hand-driven clock for unit tests of timer-based code (SyncRunner, HealthChecker, DnsResolver):
+ * A hand-driven clock (monotonic and wall time, as src/clock.ts) for unit tests of timer-based code (SyncRunner, HealthChecker, DnsResolver):
  * time moves only when the test calls `advance`, and timers fire in time order with the promise
  * jobs they start allowed to settle in between, so async callbacks behave as with real timers.
  */
-import type { Clock } from '../../src/reconcile/sync-runner.js'
+import type { Clock } from '../../src/clock.js'
 
 interface Timer {
   id: number
@@ -13,6 +13,7 @@ interface Timer {
 
 export class FakeClock implements Clock {
   private t = 0
+  private wallOffset = 1_700_000_000_000
   private seq = 0
   private timers: Timer[] = []
   /** Every delay passed to setTimeout, in order (to assert on spreads and backoffs). */
@@ -24,6 +25,16 @@ export class FakeClock implements Clock {
 
   now(): number {
     return this.t
+  }
+
+  /** Wall time: moves with `advance`, and alone with `stepWall` (an NTP or operator step). */
+  wallNow(): number {
+    return this.t + this.wallOffset
+  }
+
+  /** Steps the wall clock by `ms` (negative: backwards) without moving monotonic time. */
+  stepWall(ms: number): void {
+    this.wallOffset += ms
   }
 
   setTimeout(fn: () => void, ms: number): unknown {

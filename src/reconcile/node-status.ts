@@ -1,0 +1,107 @@
+/**
+ * The one place that decides what the node reports: whether each listener serves and why not, whether
+ * the node is ready, and the `/health` verdict with its reasons. Pure: built from the reconciler's
+ * state, the time and the traffic readings. `/lb`, `/health`, `/metrics`, the control socket and
+ * `fwdctl` only read what this returns, so they cannot disagree.
+ */
+import type { ListenerSpec } from '../config/types.js'
+import type { ListenerStatus, NodeStatus, Status, TargetStatus } from '../status.js'
+import { isCheckable, type ResolvedTarget } from './desired.js'
+import { healthOf, type ReconcilerState } from './state.js'
+import { failingForMs, isInSync, lastErrorOf } from './sync-health.js'
+
+/** A failing apply makes the node itself Unhealthy on `/health` only after this long (README). */
+export const APPLY_FAILING_UNHEALTHY_MS = 60_000
+
+/** Per-target readings from the kernel; a missing map means "could not be read" (shown as absent, not 0). */
+export interface TrafficReadings {
+  counters?: ReadonlyMap<string, { bytes: number; packets: number }>
+  connections?: ReadonlyMap<string, number>
+}
+
+export interface StatusContext {
+  /** Monotonic now. */
+  now: number
+  /** Converts a monotonic instant to wall milliseconds, for display. */
+  wall(at: number): number
+  /** Monotonic instant the daemon started: the `since` of targets never checked. */
+  startedAt: number
+  version: string
+  backend?: string
+  configSource?: string
+  azure?: { errors: string[]; warnings: string[] }
+}
+
+/** Why a listener does not serve, or null when it does. Order matters: the first reason is reported. */
+export function listenerReason(l: ListenerSpec, targets: readonly ResolvedTarget[], state: ReconcilerState, inSync: boolean): string | null {
+  if (state.draining) return 'draining'
+  if (!inSync) return 'not-in-sync'
+  if (targets.length === 0) return 'no-targets'
+  if (!isCheckable(l)) return null
+  if (targets.some((t) => healthOf(state, t.key)?.state === 'healthy')) return null
+  return l.whenAllDown === 'all' ? 'no-healthy-target' : 'no-target-in-rotation'
+}
+
+/** The `/health` verdict: the node itself (rules applied and kept, forwarding on), never the targets. */
+export function nodeHealthOf(state: ReconcilerState, now: number): { healthy: boolean; reasons: string[] } {
+  const reasons: string[] = []
+  if (!state.sync.everApplied) reasons.push('not-in-sync')
+  else if (failingForMs(state.sync, now) > APPLY_FAILING_UNHEALTHY_MS) reasons.push('apply-failing')
+  else if (state.sync.failingSince === null && state.sync.queuedAt !== null && now - state.sync.queuedAt > APPLY_FAILING_UNHEALTHY_MS) reasons.push('sync-stuck')
+  if (!state.ipForwarding) reasons.push('ip-forwarding-off')
+  return { healthy: reasons.length === 0, reasons }
+}
+
+function targetStatus(t: ResolvedTarget, state: ReconcilerState, inRotation: boolean, ctx: StatusContext, traffic: TrafficReadings): TargetStatus {
+  const h = healthOf(state, t.key)
+  const c = traffic.counters?.get(t.key)
+  const conns = traffic.connections?.get(t.key) ?? (traffic.connections ? 0 : undefined)
+  return {
+    host: t.host,
+    address: t.address,
+    port: t.port,
+    ...(t.label !== undefined ? { label: t.label } : {}),
+    state: h?.state ?? 'unknown',
+    since: new Date(ctx.wall(h?.since ?? ctx.startedAt)).toISOString(),
+    lastError: h?.lastError ?? t.sourceError,
+    inRotation,
+    weight: t.weight,
+    ...(c ? { bytes: c.bytes, packets: c.packets } : {}),
+    ...(conns !== undefined ? { connections: conns } : {}),
+  }
+}
+
+/** Builds the whole status object. Same state, time and readings: same status. */
+export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic: TrafficReadings = {}): Status {
+  const inSync = isInSync(state.sync, ctx.now)
+  const listeners: ListenerStatus[] = state.config.listeners.map((l) => {
+    const targets = state.index.byListener.get(l.name) ?? []
+    const inRot = new Set((state.applied.get(l.name) ?? []).map((t) => t.key))
+    const reason = listenerReason(l, targets, state, inSync)
+    return {
+      name: l.name,
+      protocol: l.protocol,
+      port: l.port,
+      serving: reason === null,
+      reason,
+      whenAllDown: l.whenAllDown,
+      targets: targets.map((t) => targetStatus(t, state, inRot.has(t.key), ctx, traffic)),
+    }
+  })
+  const node: NodeStatus = {
+    ready: inSync && !state.draining && listeners.every((l) => l.serving),
+    draining: state.draining,
+    inSync,
+    lastSyncAt: state.lastSyncWallAt === null ? null : new Date(state.lastSyncWallAt).toISOString(),
+    lastError: lastErrorOf(state.sync),
+    version: ctx.version,
+    health: nodeHealthOf(state, ctx.now),
+    errors: { ...state.sync.errors },
+    ipForwarding: state.ipForwarding,
+    driftRepairs: state.driftRepairs,
+    ...(ctx.backend ? { backend: ctx.backend } : {}),
+    ...(ctx.configSource ? { configSource: ctx.configSource } : {}),
+    ...(ctx.azure ? { azure: ctx.azure } : {}),
+  }
+  return { node, listeners }
+}

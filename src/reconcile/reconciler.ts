@@ -1,0 +1,297 @@
+/**
+ * The reconciler keeps the kernel matching the config and the world. It holds one state value
+ * (state.ts) and moves it forward through one path, `update()`, which also versions it; health
+ * checks, DNS answers, Azure sets, reloads, drain and syncs all come in as events on that path.
+ * Syncs run through the bounded runner; flows of dead targets are cut in the background once the
+ * applied rules no longer send to them. Everything it touches is injected (clock, check, resolver,
+ * dataplane, conntrack), so it is tested at its own level with fakes and no sleeps.
+ */
+import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import type { Config } from '../config/types.js'
+import type { ApplyResult } from '../dataplane/applier.js'
+import type { RenderInput } from '../dataplane/render.js'
+import { messageOf, syncErrorKind } from '../errors.js'
+import { FIRST_CHECK_SPREAD_MS, HealthChecker, type CheckedTarget } from '../health/checker.js'
+import type { TargetHealth } from '../health/target-health.js'
+import type { CheckResult, TcpCheck } from '../health/tcp-check.js'
+import { DEFAULT_DNS_OPTIONS, DnsResolver, type ResolveFn } from '../targets/dns-resolver.js'
+import type { Status } from '../status.js'
+import { renderInputOf, resolveSources, type ResolvedTarget, type WorldView } from './desired.js'
+import { FlowCutter, type FlowDeleter } from './flow-cutter.js'
+import { buildStatus, type StatusContext, type TrafficReadings } from './node-status.js'
+import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type ReconcilerState } from './state.js'
+import { applied, failed, queued, withError } from './sync-health.js'
+import { SyncRunner } from './sync-runner.js'
+
+/** What the reconciler writes rules through (the iptables or nftables dataplane). */
+export interface RuleWriter {
+  apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult>
+}
+
+/** Notifications for metrics and logs; none of them may throw. */
+export interface ReconcilerHooks {
+  onSynced?(result: ApplyResult, seconds: number, verify: boolean): void
+  onApplyFailed?(err: unknown): void
+  onTransition?(target: ResolvedTarget, from: TargetHealth, to: TargetHealth): void
+  onCheck?(target: CheckedTarget, result: CheckResult): void
+  onQueued?(): void
+}
+
+/** Azure-sourced sets, when configured; absent means none. */
+export interface AzureView {
+  ipGroup(resourceId: string): { addresses: string[]; error: string | null } | undefined
+  privateLinkService(resourceId: string): { addresses: string[]; error: string | null } | undefined
+}
+
+export interface ReconcilerOptions {
+  config: Config
+  clock: Clock
+  dataplane: RuleWriter
+  conntrack: FlowDeleter
+  check: TcpCheck
+  resolve: ResolveFn
+  logger: Logger
+  hooks?: ReconcilerHooks
+  azure?: AzureView
+  draining?: boolean
+  /** Uniform in [0, 1): the spread of the health checks (tests fix it). */
+  random?: () => number
+}
+
+export class Reconciler {
+  private current: ReconcilerState
+  /** Check results not yet folded into the state: folded at the next read, so a burst costs one copy. */
+  private pendingHealth = new Map<string, TargetHealth>()
+  private readonly checker: HealthChecker
+  private readonly dns: DnsResolver
+  private readonly runner: SyncRunner
+  private readonly cutter: FlowCutter
+  private readonly log: Logger
+  private readonly startedAt: number
+  /** Set while a sync waits for new targets' first checks; the timer bounds the wait. */
+  private waitingForChecks: { timer: unknown } | null = null
+  private firstRound: { resolve: () => void; timer: unknown } | null = null
+  private stopped = false
+
+  constructor(private readonly o: ReconcilerOptions) {
+    this.log = o.logger.child({ component: 'reconciler' })
+    this.startedAt = o.clock.now()
+    this.checker = new HealthChecker(o.check, {
+      onChange: (checkKey, from, to) => this.onHealthChange(checkKey, from, to),
+      onResult: (t, r) => {
+        o.hooks?.onCheck?.(t, r)
+        this.onCheckResult()
+      },
+    }, { clock: o.clock, ...(o.random ? { random: o.random } : {}) })
+    this.dns = new DnsResolver(o.resolve, (name) => {
+      this.log.info({ name, resolution: this.dns.get(name) }, 'dns answer changed')
+      this.worldChanged()
+    }, DEFAULT_DNS_OPTIONS, o.clock)
+    // After the resolver exists: the world view reads it (names are resolved by `start()`).
+    this.current = initialState(o.config, this.world(), { draining: o.draining ?? false })
+    this.runner = new SyncRunner({
+      minIntervalMs: o.config.sync.minIntervalMs,
+      clock: o.clock,
+      sync: (verify) => this.sync(verify),
+      onError: (err, retryInMs) => {
+        this.update((s) => ({ ...s, sync: failed(s.sync, syncErrorKind(err), messageOf(err), o.clock.now()) }))
+        o.hooks?.onApplyFailed?.(err)
+        this.log.error({ err: messageOf(err), retryInMs }, 'sync failed; retrying with a full rewrite')
+      },
+    })
+    this.cutter = new FlowCutter({
+      conntrack: o.conntrack,
+      logger: this.log,
+      stillWanted: (cut) => cut.keys.some((k) => healthOf(this.state, k)?.state === 'unhealthy'),
+    })
+  }
+
+  /** The current state (check results folded in). Replaced, never mutated: safe to keep. */
+  get state(): ReconcilerState {
+    if (this.pendingHealth.size > 0) {
+      const changes = this.pendingHealth
+      this.pendingHealth = new Map()
+      this.current = { ...withHealth(this.current, changes), version: this.current.version + 1 }
+    }
+    return this.current
+  }
+
+  /** Grows with every change of the state: callers cache what they derive from it by this. */
+  get version(): number {
+    return this.current.version + (this.pendingHealth.size > 0 ? 1 : 0)
+  }
+
+  /**
+   * Resolves names and starts the checks; the first sync waits until every target had its first
+   * check, or `firstRoundMaxMs` passed (a restarted daemon adopts the old rules meanwhile).
+   */
+  async start(firstRoundMaxMs: number): Promise<void> {
+    await this.dns.setNames(this.dnsNames(this.current.config))
+    this.update((s) => withTargets(s, s.config, this.world()))
+    this.checker.setTargets(this.current.index.checks)
+    if (!this.checker.firstRoundDone()) {
+      await new Promise<void>((resolve) => {
+        const timer = this.o.clock.setTimeout(() => this.endFirstRound(), firstRoundMaxMs)
+        this.firstRound = { resolve, timer }
+      })
+    }
+    if (this.stopped) return
+    this.update((s) => ({ ...s, started: true }))
+    this.request(true)
+  }
+
+  /** Asks for a sync; `verify` reads the kernel and repairs drift. Before `start()` it does nothing. */
+  request(verify: boolean): void {
+    if (!this.current.started || this.stopped) return
+    this.update((s) => ({ ...s, sync: queued(s.sync, this.o.clock.now()) }))
+    this.o.hooks?.onQueued?.()
+    this.runner.request(verify)
+  }
+
+  /** Swaps in a new (valid) config: kept targets keep their health and their flows. */
+  async reload(config: Config): Promise<void> {
+    this.runner.setMinInterval(config.sync.minIntervalMs)
+    await this.dns.setNames(this.dnsNames(config))
+    this.update((s) => ({ ...withTargets(s, config, this.world()), sync: withError(s.sync, 'reload', null) }))
+    this.checker.setTargets(this.current.index.checks)
+    this.requestWhenChecked()
+  }
+
+  /** Records a rejected reload: the last good config stays; the error shows until a good reload. */
+  rejectReload(message: string): void {
+    this.update((s) => ({ ...s, sync: withError(s.sync, 'reload', message) }))
+  }
+
+  /** An Azure set changed: targets and sources are recomputed. */
+  worldChanged(): void {
+    this.update((s) => withTargets(s, s.config, this.world()))
+    this.checker.setTargets(this.current.index.checks)
+    this.requestWhenChecked()
+  }
+
+  /** Draining: every listener reports not serving (the LB stops sending new flows); forwarding goes on. */
+  setDraining(draining: boolean): void {
+    if (draining !== this.current.draining) this.update((s) => ({ ...s, draining }))
+  }
+
+  /** Whether net.ipv4.ip_forward is on, as the daemon last read it. */
+  setIpForwarding(on: boolean): void {
+    if (on !== this.current.ipForwarding) this.update((s) => ({ ...s, ipForwarding: on }))
+  }
+
+  /** The status object from the current state; see node-status.ts. */
+  status(ctx: Omit<StatusContext, 'now' | 'wall' | 'startedAt'>, traffic?: TrafficReadings): Status {
+    const clock = this.o.clock
+    return buildStatus(this.state, { ...ctx, now: clock.now(), wall: (at) => clock.wallNow() - (clock.now() - at), startedAt: this.startedAt }, traffic)
+  }
+
+  /** Resolves when no flow cut is queued or running (tests, orderly stop). */
+  cutsIdle(): Promise<void> {
+    return this.cutter.idle()
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.runner.stop()
+    this.checker.stop()
+    this.dns.stop()
+    this.cutter.stop()
+    if (this.waitingForChecks) this.o.clock.clearTimeout(this.waitingForChecks.timer)
+    this.endFirstRound()
+  }
+
+  /** The one way the state changes. */
+  private update(fn: (s: ReconcilerState) => ReconcilerState): void {
+    const base = this.state
+    this.current = { ...fn(base), version: base.version + 1 }
+  }
+
+  private world(): WorldView {
+    return {
+      dns: (name) => this.dns.get(name),
+      ipGroup: (id) => this.o.azure?.ipGroup(id),
+      privateLinkService: (id) => this.o.azure?.privateLinkService(id),
+    }
+  }
+
+  private dnsNames(config: Config): string[] {
+    return config.listeners.flatMap((l) => l.targets.flatMap((t) => (t.kind === 'host' ? [t.host] : [])))
+  }
+
+  private endFirstRound(): void {
+    const f = this.firstRound
+    if (!f) return
+    this.firstRound = null
+    this.o.clock.clearTimeout(f.timer)
+    f.resolve()
+  }
+
+  /**
+   * Requests a sync once every target has had its first check (bounded by the first-check spread
+   * plus the longest timeout). New targets start `unknown`, so syncing at once would drop the old
+   * address of a moved DNS target before the new one may take connections.
+   */
+  private requestWhenChecked(): void {
+    if (this.checker.firstRoundDone()) {
+      this.request(false)
+      return
+    }
+    if (this.waitingForChecks) return
+    const cfg = this.current.config
+    const waitMs = Math.max(0, ...cfg.listeners.map((l) => Math.min(l.check.intervalMs, FIRST_CHECK_SPREAD_MS) + l.check.timeoutMs)) + 100
+    const timer = this.o.clock.setTimeout(() => this.checksArrived(), waitMs)
+    this.waitingForChecks = { timer }
+  }
+
+  private checksArrived(): void {
+    const w = this.waitingForChecks
+    if (!w) return
+    this.waitingForChecks = null
+    this.o.clock.clearTimeout(w.timer)
+    this.request(false)
+  }
+
+  private onCheckResult(): void {
+    if (!this.checker.firstRoundDone()) return
+    if (this.firstRound) this.endFirstRound()
+    if (this.waitingForChecks) this.checksArrived()
+  }
+
+  private onHealthChange(checkKey: string, from: TargetHealth, to: TargetHealth): void {
+    this.pendingHealth.set(checkKey, to)
+    for (const key of this.current.index.targetsOfCheck.get(checkKey) ?? []) {
+      const target = this.current.index.byKey.get(key)
+      if (!target) continue
+      const fields = { listener: target.listener, target: target.label ?? `${target.address}:${target.port}`, from: from.state, to: to.state, reason: to.lastError }
+      if (to.state === 'unhealthy') this.log.warn(fields, 'target left rotation')
+      else this.log.info(fields, 'target health changed')
+      this.o.hooks?.onTransition?.(target, from, to)
+    }
+    // The rotation is computed by the sync this requests: bursts of changes collapse into one.
+    this.request(false)
+  }
+
+  private async sync(verify: boolean): Promise<void> {
+    const clock = this.o.clock
+    const started = clock.now()
+    const t0 = performance.now()
+    const state = this.state
+    // What this sync applies: flows are cut only for targets these rules no longer send to.
+    const rotation = rotations(state)
+    const sources = resolveSources(state.config, this.world())
+    const input = renderInputOf(state.config, state.index.byListener as Map<string, ResolvedTarget[]>, rotation, sources)
+    const result = await this.o.dataplane.apply(input, { verify })
+    if (result.drift.length > 0) this.log.warn({ drift: result.drift }, 'repaired rules changed behind fwdd')
+    let cuts: ReturnType<typeof flowCutsFor>['cuts'] = []
+    this.update((s) => {
+      const next = { ...s, applied: rotation, sync: applied(s.sync, started, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
+      const c = flowCutsFor(next, rotation)
+      cuts = c.cuts
+      // A target that turned unhealthy while these rules were written is still in them: it stays queued.
+      return { ...next, toCut: c.toCut }
+    })
+    this.cutter.enqueue(cuts)
+    this.o.hooks?.onSynced?.(result, (performance.now() - t0) / 1000, verify)
+  }
+}

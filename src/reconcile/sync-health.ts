@@ -1,0 +1,85 @@
+/**
+ * Whether the kernel holds what fwdd wants, as a small value (after kube-proxy's
+ * `pkg/proxy/healthcheck/proxier_health.go`): a change is *queued* when something asks for a sync,
+ * *applied* when a sync that started after it succeeded. The rules are in sync when the last sync
+ * succeeded and no queued change has waited longer than the bound. Errors are kept by kind, so the
+ * success of the step that failed clears exactly its error, whatever its message said.
+ *
+ * Pure: every function takes the time (`now`, monotonic ms) and returns a new value.
+ */
+
+/** What can fail on the sync path; each kind is cleared by the next success of that step. */
+export type SyncErrorKind =
+  /** Reading the kernel's rules (iptables-save, nft list) or starting the process. */
+  | 'read'
+  /** Writing the rule set (iptables-restore, nft -f). */
+  | 'apply'
+  /** The last reload was rejected (the last good config stays in force). */
+  | 'reload'
+
+export interface SyncHealth {
+  /** When the oldest change not yet applied was queued; null when none waits. */
+  queuedAt: number | null
+  /** When the last successful sync finished; null before the first. */
+  appliedAt: number | null
+  /** When syncs started failing; null while the last one succeeded (or none ran yet). */
+  failingSince: number | null
+  /** Whether at least one sync succeeded since the daemon started. */
+  everApplied: boolean
+  /** Kind -> message of the last failure of that kind. */
+  errors: Partial<Record<SyncErrorKind, string>>
+}
+
+/** A change not applied within this long makes the node "not in sync" (and `/lb` answer 503). */
+export const STALE_AFTER_MS = 5000
+
+export const initialSyncHealth: SyncHealth = Object.freeze({ queuedAt: null, appliedAt: null, failingSince: null, everApplied: false, errors: Object.freeze({}) })
+
+/** A change was queued at `now` (the oldest pending one counts). */
+export function queued(h: SyncHealth, now: number): SyncHealth {
+  return h.queuedAt === null ? { ...h, queuedAt: now } : h
+}
+
+/**
+ * A sync that started at `startedAt` succeeded at `now`: changes queued before it started are
+ * applied; one queued while it ran still waits. Clears the read and apply errors.
+ */
+export function applied(h: SyncHealth, startedAt: number, now: number): SyncHealth {
+  const { read: _r, apply: _a, ...rest } = h.errors
+  return {
+    queuedAt: h.queuedAt !== null && h.queuedAt >= startedAt ? h.queuedAt : null,
+    appliedAt: now,
+    failingSince: null,
+    everApplied: true,
+    errors: rest,
+  }
+}
+
+/** A sync failed at `now` with an error of `kind`: the change stays queued. */
+export function failed(h: SyncHealth, kind: 'read' | 'apply', message: string, now: number): SyncHealth {
+  const other = kind === 'read' ? 'apply' : 'read'
+  const { [other]: _drop, ...rest } = h.errors
+  return { ...h, queuedAt: h.queuedAt ?? now, failingSince: h.failingSince ?? now, errors: { ...rest, [kind]: message } }
+}
+
+/** Sets or clears (null) the error of a kind outside the sync path (a rejected reload). */
+export function withError(h: SyncHealth, kind: SyncErrorKind, message: string | null): SyncHealth {
+  const { [kind]: _drop, ...rest } = h.errors
+  return { ...h, errors: message === null ? rest : { ...rest, [kind]: message } }
+}
+
+/** In sync: the last sync succeeded and nothing queued has waited `STALE_AFTER_MS` or more. */
+export function isInSync(h: SyncHealth, now: number): boolean {
+  if (!h.everApplied || h.failingSince !== null) return false
+  return h.queuedAt === null || now - h.queuedAt < STALE_AFTER_MS
+}
+
+/** How long syncs have been failing (ms), 0 when they are not. */
+export function failingForMs(h: SyncHealth, now: number): number {
+  return h.failingSince === null ? 0 : now - h.failingSince
+}
+
+/** The error to show (`node.lastError`): the newest kinds first, null when none. */
+export function lastErrorOf(h: SyncHealth): string | null {
+  return h.errors.apply ?? h.errors.read ?? h.errors.reload ?? null
+}

@@ -1,0 +1,302 @@
+// The reconciler at its own level: the real renderer and applier against the strict iptables fake,
+// a fake clock (no sleeps), a scripted health check and a recording conntrack. No root.
+// Addresses are from 198.18.0.0/15 and never leave the process.
+import t from 'tap'
+import { pino } from 'pino'
+import { parseConfig } from '../../src/config/load.js'
+import type { Config } from '../../src/config/types.js'
+import { Applier } from '../../src/dataplane/applier.js'
+import { renderRuleSet, type RenderInput } from '../../src/dataplane/render.js'
+import { SpawnError, type Runner } from '../../src/process/runner.js'
+import { Reconciler } from '../../src/reconcile/reconciler.js'
+import { STALE_AFTER_MS } from '../../src/reconcile/sync-health.js'
+import { FakeClock } from '../helpers/fake-clock.js'
+import { FakeIptables } from '../helpers/fake-iptables.js'
+
+const backend = { name: 'nft' as const, save: 'iptables-nft-save', restore: 'iptables-nft-restore' }
+const silent = pino({ level: 'silent' })
+
+function config(targets: string[], extra = ''): Config {
+  const text = `sources: [198.18.0.0/24]
+listeners:
+  - name: web
+    port: 8000
+${extra}    targets:
+${targets.map((a) => `      - { host: ${a}, port: 80 }`).join('\n')}
+`
+  const r = parseConfig(text, 'test.yaml')
+  if (!r.ok) throw new Error(JSON.stringify(r.problems))
+  return r.config
+}
+
+/** A runner in front of the fake that can fail the next save, restore, or start of a program. */
+class FaultyRunner implements Runner {
+  fault: 'read' | 'apply' | 'spawn' | null = null
+  constructor(readonly fake: FakeIptables) {}
+  async run(file: string, args: readonly string[], options: { input?: string } = {}) {
+    if (this.fault === 'spawn') throw new SpawnError(file, { cause: new Error('spawn EMFILE') })
+    if (this.fault === 'read' && file.endsWith('-save')) return { exitCode: 1, stdout: '', stderr: 'iptables-save: cannot read' }
+    if (this.fault === 'apply' && file.endsWith('-restore')) return { exitCode: 4, stdout: '', stderr: 'iptables-restore: line 2 failed' }
+    return this.fake.run(file, args, options)
+  }
+}
+
+interface Harness {
+  clock: FakeClock
+  fake: FakeIptables
+  runner: FaultyRunner
+  rec: Reconciler
+  /** Addresses whose checks succeed; anything else is refused. */
+  up: Set<string>
+  /** Addresses whose checks never answer (until their timeout). */
+  silentAddrs: Set<string>
+  events: string[]
+  applied: RenderInput[]
+  /** Makes the next applies hang until `release()`. */
+  hold(): { release(): void }
+  /** Makes every conntrack cut hang until released. */
+  holdCuts(): { release(): void }
+  dnatTo(): string[]
+}
+
+function harness(cfg: Config, up: string[]): Harness {
+  const clock = new FakeClock()
+  const fake = new FakeIptables()
+  const runner = new FaultyRunner(fake)
+  const applier = new Applier(runner, backend)
+  const events: string[] = []
+  const applied: RenderInput[] = []
+  const upSet = new Set(up)
+  const silentAddrs = new Set<string>()
+  let gate: Promise<void> | null = null
+  let cutGate: Promise<void> | null = null
+  const rec = new Reconciler({
+    config: cfg,
+    clock,
+    logger: silent,
+    random: () => 0.5,
+    dataplane: {
+      async apply(input, o) {
+        if (gate) await gate
+        const r = await applier.apply(renderRuleSet(input), o)
+        applied.push(input)
+        events.push(`apply ${input.listeners.map((l) => `${l.name}=${l.rotation.map((x) => x.address).join(',')}`).join(' ')}`)
+        return r
+      },
+    },
+    conntrack: {
+      async deleteFlowsTo(protocol, address, port, listenerPort) {
+        if (cutGate) await cutGate
+        events.push(`cut ${address}:${port}${listenerPort === undefined ? '' : ` via ${listenerPort}`}`)
+        return 1
+      },
+    },
+    check: (address, _port, timeoutMs) => {
+      if (silentAddrs.has(address)) return new Promise((r) => clock.setTimeout(() => r({ ok: false, error: 'timed out', latencyMs: timeoutMs }), timeoutMs))
+      return Promise.resolve(upSet.has(address) ? { ok: true, error: null, latencyMs: 1 } : { ok: false, error: 'connection refused', latencyMs: 1 })
+    },
+    resolve: async () => ({ addresses: [], ttlSeconds: 30 }),
+  })
+  return {
+    clock, fake, runner, rec, up: upSet, silentAddrs, events, applied,
+    hold() {
+      let release!: () => void
+      gate = new Promise<void>((r) => { release = r })
+      return { release: () => { gate = null; release() } }
+    },
+    holdCuts() {
+      let release!: () => void
+      cutGate = new Promise<void>((r) => { release = r })
+      return { release: () => { cutGate = null; release() } }
+    },
+    dnatTo: () => [...fake.tables.nat.values()].flat().flatMap((r) => /--to-destination (\S+)/.exec(r)?.[1] ?? []),
+  }
+}
+
+const status = (h: Harness) => h.rec.status({ version: 'test' })
+
+t.test('first-round wait: nothing is applied until every target had its first check', async (t) => {
+  const h = harness(config(['198.18.1.2', '198.18.2.2']), ['198.18.1.2', '198.18.2.2'])
+  h.silentAddrs.add('198.18.2.2')
+  const started = h.rec.start(5000)
+  await h.clock.advance(500)
+  t.equal(h.applied.length, 0, 'one target still unchecked: no rules yet (a restart keeps the adopted ones)')
+  await h.clock.advance(1000)
+  await started
+  await h.clock.advance(100)
+  t.equal(h.applied.length, 1, 'applied once the slow check answered')
+  t.same(h.dnatTo(), ['198.18.1.2:80'], 'only the healthy target gets new connections')
+  h.rec.stop()
+})
+
+t.test('first-round wait is bounded', async (t) => {
+  const h = harness(config(['198.18.1.2'], '    check: { intervalMs: 60000, timeoutMs: 60000 }\n'), [])
+  h.silentAddrs.add('198.18.1.2')
+  const started = h.rec.start(1500)
+  await h.clock.advance(1499)
+  t.equal(h.applied.length, 0)
+  await h.clock.advance(100)
+  await started
+  await h.clock.advance(100)
+  t.equal(h.applied.length, 1, 'the first sync runs at the bound even though a check is still out')
+  h.rec.stop()
+})
+
+t.test('reload keeps health: kept targets stay healthy and in the rules, a new one joins after its first check', async (t) => {
+  const h = harness(config(['198.18.1.2', '198.18.2.2']), ['198.18.1.2', '198.18.2.2', '198.18.3.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  const before = status(h).listeners[0]!.targets.map((x) => [x.address, x.state, x.since])
+  const applies = h.applied.length
+  await h.rec.reload(config(['198.18.1.2', '198.18.2.2', '198.18.3.2']))
+  await h.clock.advance(0)
+  const mid = status(h).listeners[0]!.targets
+  t.same(mid.slice(0, 2).map((x) => [x.address, x.state, x.since]), before, 'kept targets keep state and since')
+  t.equal(mid[2]!.state, 'unknown', 'the new target starts unknown')
+  await h.clock.advance(400)
+  t.ok(h.applied.length > applies, 'a sync followed the reload')
+  t.ok(h.applied.slice(applies).every((i) => i.listeners[0]!.rotation.length >= 2), 'no sync in between dropped a kept target')
+  t.same(h.dnatTo().sort(), ['198.18.1.2:80', '198.18.2.2:80', '198.18.3.2:80'])
+  h.rec.stop()
+})
+
+t.test('flows are cut only after the rules no longer send to the dead target', async (t) => {
+  const h = harness(config(['198.18.1.2', '198.18.2.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  h.events.length = 0
+  h.up.delete('198.18.2.2')
+  await h.clock.advance(1500)
+  const applyAt = h.events.findIndex((e) => e === 'apply web=198.18.1.2')
+  const cutAt = h.events.findIndex((e) => e.startsWith('cut 198.18.2.2:80'))
+  t.ok(applyAt >= 0, 'the rules without the dead target were applied')
+  t.ok(cutAt > applyAt, `the cut came after that apply (${h.events.join('; ')})`)
+  t.notOk(h.dnatTo().includes('198.18.2.2:80'))
+  h.rec.stop()
+})
+
+t.test('whenAllDown: all keeps the dead targets in the rules, so their flows are not cut', async (t) => {
+  const h = harness(config(['198.18.1.2'], '    whenAllDown: all\n    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  h.up.clear()
+  await h.clock.advance(3000)
+  t.notOk(h.events.some((e) => e.startsWith('cut')), 'no cut while the rules still send there')
+  t.same(h.dnatTo(), ['198.18.1.2:80'])
+  h.rec.stop()
+})
+
+t.test('staleness bound: a change not applied within the bound makes the node not in sync', async (t) => {
+  const h = harness(config(['198.18.1.2', '198.18.2.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  t.equal(status(h).node.inSync, true)
+  const gate = h.hold()
+  h.up.delete('198.18.2.2')
+  await h.clock.advance(1100)
+  t.equal(status(h).node.inSync, true, 'queued, within the bound')
+  await h.clock.advance(STALE_AFTER_MS)
+  const s = status(h)
+  t.equal(s.node.inSync, false, 'past the bound: not in sync')
+  t.equal(s.listeners[0]!.serving, false)
+  t.equal(s.listeners[0]!.reason, 'not-in-sync')
+  t.equal(s.node.health?.healthy, true, '/health stays Healthy: only a long failure makes the node itself unhealthy')
+  gate.release()
+  await h.clock.advance(100)
+  t.equal(status(h).node.inSync, true, 'in sync again once applied')
+  h.rec.stop()
+})
+
+for (const kind of ['read', 'apply', 'spawn'] as const) {
+  t.test(`an error of kind ${kind} is shown while it lasts and cleared after recovery`, async (t) => {
+    const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+    const started = h.rec.start(2000)
+    await h.clock.advance(300)
+    await started
+    await h.clock.advance(100)
+    h.runner.fault = kind
+    h.fake.tables.nat.get('PREROUTING')!.shift() // drift, so the repair must write
+    h.rec.request(true)
+    await h.clock.advance(100)
+    let s = status(h)
+    t.equal(s.node.inSync, false, 'a failing sync is not in sync')
+    t.ok(s.node.lastError, `lastError says why: ${s.node.lastError}`)
+    t.ok(s.node.errors?.[kind === 'spawn' ? 'read' : kind], 'stored under its kind')
+    h.runner.fault = null
+    await h.clock.advance(15_000)
+    s = status(h)
+    t.equal(s.node.inSync, true, 'recovered')
+    t.equal(s.node.lastError, null, 'the error is cleared, whatever its message said')
+    h.rec.stop()
+  })
+}
+
+t.test('a rejected reload shows until a good reload clears it', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  h.rec.rejectReload('config reload rejected: bad port')
+  t.equal(status(h).node.lastError, 'config reload rejected: bad port')
+  t.equal(status(h).node.inSync, true, 'the last good rules are still in sync')
+  await h.rec.reload(config(['198.18.1.2']))
+  t.equal(status(h).node.lastError, null)
+  h.rec.stop()
+})
+
+t.test('a backward wall-clock step does not stop syncs', async (t) => {
+  const h = harness(config(['198.18.1.2', '198.18.2.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  h.clock.stepWall(-3_600_000)
+  h.up.delete('198.18.2.2')
+  await h.clock.advance(1500)
+  t.same(h.dnatTo(), ['198.18.1.2:80'], 'the dead target left the rules within a check interval')
+  await h.clock.advance(STALE_AFTER_MS * 2)
+  t.equal(status(h).node.inSync, true)
+  h.clock.stepWall(3_600_000 * 2)
+  h.up.add('198.18.2.2')
+  await h.clock.advance(3000)
+  t.same(h.dnatTo().sort(), ['198.18.1.2:80', '198.18.2.2:80'], 'a forward step neither')
+  h.rec.stop()
+})
+
+t.test('flow cuts never hold up the next sync', async (t) => {
+  const h = harness(config(['198.18.1.2', '198.18.2.2', '198.18.3.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2', '198.18.3.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  const cuts = h.holdCuts()
+  h.up.delete('198.18.3.2')
+  await h.clock.advance(1100)
+  t.notOk(h.dnatTo().includes('198.18.3.2:80'))
+  h.up.delete('198.18.2.2')
+  await h.clock.advance(1100)
+  t.same(h.dnatTo(), ['198.18.1.2:80'], 'the second failure was applied while the first cut still hangs')
+  t.equal(status(h).listeners[0]!.serving, true)
+  cuts.release()
+  await h.rec.cutsIdle()
+  t.ok(h.events.some((e) => e.startsWith('cut 198.18.3.2')) && h.events.some((e) => e.startsWith('cut 198.18.2.2')))
+  h.rec.stop()
+})
+
+t.test('the state is versioned on every change', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  const v0 = h.rec.version
+  h.rec.setDraining(true)
+  t.ok(h.rec.version > v0)
+  const v1 = h.rec.version
+  h.rec.setDraining(true)
+  t.equal(h.rec.version, v1, 'no change, no new version')
+  h.rec.stop()
+})
