@@ -128,20 +128,11 @@ export function formatStatusTable(status: Status, opts: StatusTableOptions): str
 }
 
 /**
- * Whether a listener has a target that counts as healthy: state `healthy`, or `unknown` while in
- * rotation (a udp listener without a check port is never checked, so its targets stay `unknown`).
- */
-function hasHealthyTarget(l: ListenerStatus): boolean {
-  return l.targets.some((t) => t.state === 'healthy' || (t.state === 'unknown' && t.inRotation === true))
-}
-
-/**
- * `fwdctl status` exit code (CONTRACT.md): 0 when the rules are in sync, the node is not draining
- * and every listener has a healthy target; 1 otherwise, including when there are no listeners (as
- * `/lb` answers 503 then). Code 2 (daemon unreachable) is the caller's, which never has a Status.
+ * `fwdctl status` exit code (CONTRACT.md): 0 when the node is ready (rules in sync, not draining,
+ * every listener serving, as the daemon decided it: node-status.ts); 1 otherwise, including when
+ * there are no listeners (as `/lb` answers 503 then). Code 2 (daemon unreachable) is the caller's.
+ * It reads the daemon's verdicts and never re-derives them.
  */
 export function statusExitCode(status: Status): 0 | 1 {
-  const n = status.node
-  if (!n.inSync || n.draining || status.listeners.length === 0) return 1
-  return status.listeners.every(hasHealthyTarget) ? 0 : 1
+  return status.node.ready && status.listeners.length > 0 && status.listeners.every((l) => l.serving) ? 0 : 1
 }

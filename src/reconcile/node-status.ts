@@ -8,7 +8,7 @@ import type { ListenerSpec } from '../config/types.js'
 import type { ListenerStatus, NodeStatus, Status, TargetStatus } from '../status.js'
 import { isCheckable, type ResolvedTarget } from './desired.js'
 import { healthOf, type ReconcilerState } from './state.js'
-import { failingForMs, isInSync, lastErrorOf } from './sync-health.js'
+import { failingForMs, isInSync, lastErrorOf, oldestPending } from './sync-health.js'
 
 /** A failing apply makes the node itself Unhealthy on `/health` only after this long (README). */
 export const APPLY_FAILING_UNHEALTHY_MS = 60_000
@@ -47,7 +47,7 @@ export function nodeHealthOf(state: ReconcilerState, now: number): { healthy: bo
   const reasons: string[] = []
   if (!state.sync.everApplied) reasons.push('not-in-sync')
   else if (failingForMs(state.sync, now) > APPLY_FAILING_UNHEALTHY_MS) reasons.push('apply-failing')
-  else if (state.sync.failingSince === null && state.sync.queuedAt !== null && now - state.sync.queuedAt > APPLY_FAILING_UNHEALTHY_MS) reasons.push('sync-stuck')
+  else if (now - (oldestPending(state.sync) ?? now) > APPLY_FAILING_UNHEALTHY_MS) reasons.push('sync-stuck')
   if (!state.ipForwarding) reasons.push('ip-forwarding-off')
   return { healthy: reasons.length === 0, reasons }
 }

@@ -21,7 +21,7 @@ import { renderInputOf, resolveSources, type ResolvedTarget, type WorldView } fr
 import { FlowCutter, type FlowDeleter } from './flow-cutter.js'
 import { buildStatus, type StatusContext, type TrafficReadings } from './node-status.js'
 import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type ReconcilerState } from './state.js'
-import { applied, failed, queued, withError } from './sync-health.js'
+import { applied, failed, queued, syncStarted, withError } from './sync-health.js'
 import { SyncRunner } from './sync-runner.js'
 
 /** What the reconciler writes rules through (the iptables or nftables dataplane). */
@@ -276,6 +276,7 @@ export class Reconciler {
     const clock = this.o.clock
     const started = clock.now()
     const t0 = performance.now()
+    this.update((s) => ({ ...s, sync: syncStarted(s.sync, started) }))
     const state = this.state
     // What this sync applies: flows are cut only for targets these rules no longer send to.
     const rotation = rotations(state)
@@ -285,7 +286,7 @@ export class Reconciler {
     if (result.drift.length > 0) this.log.warn({ drift: result.drift }, 'repaired rules changed behind fwdd')
     let cuts: ReturnType<typeof flowCutsFor>['cuts'] = []
     this.update((s) => {
-      const next = { ...s, applied: rotation, sync: applied(s.sync, started, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
+      const next = { ...s, applied: rotation, sync: applied(s.sync, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
       const c = flowCutsFor(next, rotation)
       cuts = c.cuts
       // A target that turned unhealthy while these rules were written is still in them: it stays queued.

@@ -18,8 +18,10 @@ export type SyncErrorKind =
   | 'reload'
 
 export interface SyncHealth {
-  /** When the oldest change not yet applied was queued; null when none waits. */
+  /** When the oldest change not yet taken up by a sync was queued; null when none waits. */
   queuedAt: number | null
+  /** When the oldest change that the sync now running writes was queued; null when none runs. */
+  inFlightSince: number | null
   /** When the last successful sync finished; null before the first. */
   appliedAt: number | null
   /** When syncs started failing; null while the last one succeeded (or none ran yet). */
@@ -33,33 +35,30 @@ export interface SyncHealth {
 /** A change not applied within this long makes the node "not in sync" (and `/lb` answer 503). */
 export const STALE_AFTER_MS = 5000
 
-export const initialSyncHealth: SyncHealth = Object.freeze({ queuedAt: null, appliedAt: null, failingSince: null, everApplied: false, errors: Object.freeze({}) })
+export const initialSyncHealth: SyncHealth = Object.freeze({ queuedAt: null, inFlightSince: null, appliedAt: null, failingSince: null, everApplied: false, errors: Object.freeze({}) })
 
 /** A change was queued at `now` (the oldest pending one counts). */
 export function queued(h: SyncHealth, now: number): SyncHealth {
   return h.queuedAt === null ? { ...h, queuedAt: now } : h
 }
 
-/**
- * A sync that started at `startedAt` succeeded at `now`: changes queued before it started are
- * applied; one queued while it ran still waits. Clears the read and apply errors.
- */
-export function applied(h: SyncHealth, startedAt: number, now: number): SyncHealth {
-  const { read: _r, apply: _a, ...rest } = h.errors
-  return {
-    queuedAt: h.queuedAt !== null && h.queuedAt >= startedAt ? h.queuedAt : null,
-    appliedAt: now,
-    failingSince: null,
-    everApplied: true,
-    errors: rest,
-  }
+/** A sync starts: it takes up every change queued so far (changes queued from now on wait for the next). */
+export function syncStarted(h: SyncHealth, now: number): SyncHealth {
+  return { ...h, queuedAt: null, inFlightSince: h.queuedAt ?? h.inFlightSince ?? now }
 }
 
-/** A sync failed at `now` with an error of `kind`: the change stays queued. */
+/** The running sync succeeded at `now`: what it took up is applied. Clears the read and apply errors. */
+export function applied(h: SyncHealth, now: number): SyncHealth {
+  const { read: _r, apply: _a, ...rest } = h.errors
+  return { ...h, inFlightSince: null, appliedAt: now, failingSince: null, everApplied: true, errors: rest }
+}
+
+/** The running sync failed at `now` with an error of `kind`: what it took up is queued again. */
 export function failed(h: SyncHealth, kind: 'read' | 'apply', message: string, now: number): SyncHealth {
   const other = kind === 'read' ? 'apply' : 'read'
   const { [other]: _drop, ...rest } = h.errors
-  return { ...h, queuedAt: h.queuedAt ?? now, failingSince: h.failingSince ?? now, errors: { ...rest, [kind]: message } }
+  const oldest = Math.min(h.inFlightSince ?? Infinity, h.queuedAt ?? Infinity, now)
+  return { ...h, queuedAt: oldest, inFlightSince: null, failingSince: h.failingSince ?? now, errors: { ...rest, [kind]: message } }
 }
 
 /** Sets or clears (null) the error of a kind outside the sync path (a rejected reload). */
@@ -71,7 +70,15 @@ export function withError(h: SyncHealth, kind: SyncErrorKind, message: string | 
 /** In sync: the last sync succeeded and nothing queued has waited `STALE_AFTER_MS` or more. */
 export function isInSync(h: SyncHealth, now: number): boolean {
   if (!h.everApplied || h.failingSince !== null) return false
-  return h.queuedAt === null || now - h.queuedAt < STALE_AFTER_MS
+  const oldest = oldestPending(h)
+  return oldest === null || now - oldest < STALE_AFTER_MS
+}
+
+/** When the oldest change not yet applied was queued (waiting or being written); null when none. */
+export function oldestPending(h: SyncHealth): number | null {
+  if (h.queuedAt === null) return h.inFlightSince
+  if (h.inFlightSince === null) return h.queuedAt
+  return Math.min(h.queuedAt, h.inFlightSince)
 }
 
 /** How long syncs have been failing (ms), 0 when they are not. */

@@ -70,12 +70,16 @@ export const HEALTH_BODY_UNHEALTHY = '{"ApplicationHealthState":"Unhealthy"}'
 
 const ALLOW = 'GET, HEAD'
 
-/** Why a listener does not serve, as a reason code for the 503 body. */
-function notServingReason(status: Status, serving: boolean): string | null {
+/**
+ * Why a listener does not serve, as its reason code. The daemon decided it (node-status.ts); this
+ * only reads it.
+ */
+function notServingReason(status: Status, listener: { serving: boolean; reason?: string | null }): string | null {
+  // The node-wide verdicts win even over a listener that claims to serve (defence in depth).
   if (status.node.draining) return 'draining'
   if (!status.node.inSync) return 'not-in-sync'
-  if (!serving) return 'no-target-in-rotation'
-  return null
+  if (listener.serving) return null
+  return listener.reason ?? 'no-target-in-rotation'
 }
 
 function sendText(reply: FastifyReply, code: number, body: string): FastifyReply {
@@ -131,7 +135,7 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
     if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
     const listener = status.listeners.find((l) => l.name === request.params.name)
     if (!listener) return sendText(reply, 404, 'unknown listener\n')
-    const reason = notServingReason(status, listener.serving)
+    const reason = notServingReason(status, listener)
     return reason ? sendText(reply, 503, `unavailable: ${reason}\n`) : sendText(reply, 200, 'ok\n')
   })
 
@@ -139,9 +143,10 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
     const status = readStatus()
     if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
     if (status.listeners.length === 0) return sendText(reply, 503, 'unavailable: no-listeners\n')
-    const down = status.listeners.filter((l) => notServingReason(status, l.serving) !== null).length
+    const notServing = status.listeners.filter((l) => notServingReason(status, l) !== null)
+    const down = notServing.length
     if (down === 0) return sendText(reply, 200, 'ok\n')
-    const reason = notServingReason(status, false)
+    const reason = notServingReason(status, notServing[0]!)
     return sendText(reply, 503, `unavailable: ${reason} (${down} of ${status.listeners.length} listeners)\n`)
   })
 
