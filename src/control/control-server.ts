@@ -3,7 +3,7 @@
  * the daemon's user (and root) can drain, reload or read target addresses. `buildControlServer`
  * returns the app (tests use inject()); `listenControl` binds it.
  */
-import { chmod, rm } from 'node:fs/promises'
+import { chmod, lstat, rm } from 'node:fs/promises'
 import net from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Status } from '../status.js'
@@ -16,8 +16,12 @@ export interface ControlHandlers {
   setDraining(draining: boolean): Promise<void>
 }
 
+/** Open connections on the control socket: fwdctl opens one per command; more is a runaway script. */
+export const CONTROL_MAX_CONNECTIONS = 64
+
 export function buildControlServer(h: ControlHandlers): FastifyInstance {
-  const app = Fastify({ logger: false })
+  const app = Fastify({ logger: false, maxRequestsPerSocket: 100, connectionTimeout: 30_000 })
+  app.server.maxConnections = CONTROL_MAX_CONNECTIONS
   app.get('/status', async () => h.status())
   app.get('/rules', async (_req, reply) => reply.type('text/plain').send(await h.rules()))
   app.post('/reload', async (_req, reply) => {
@@ -47,10 +51,13 @@ export function socketAnswers(path: string, timeoutMs = 500): Promise<boolean> {
 
 /**
  * Binds the app to `path` with mode 0600. A stale socket file left by a crashed daemon is removed;
- * a live one (another daemon answering) is an error rather than stolen.
+ * a live one (another daemon answering) is an error rather than stolen, and so is anything at that
+ * path that is not a socket (a mistyped `--socket` must not delete a file).
  */
 export async function listenControl(app: FastifyInstance, path: string): Promise<void> {
   if (await socketAnswers(path)) throw new Error(`another fwdd is answering on ${path}; stop it first`)
+  const existing = await lstat(path).catch(() => null)
+  if (existing && !existing.isSocket()) throw new Error(`--socket ${path} exists and is not a socket; fwdd will not delete it: pass another path or remove it yourself`)
   await rm(path, { force: true })
   const old = process.umask(0o177)
   try {

@@ -156,7 +156,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     status,
     nodeHealth: () => status().node.health ?? { healthy: false, reasons: ['status-error'] },
     metricsText: () => metricsText.get(),
-    logger: logger.child({ component: 'health-server' }),
+    logger,
   })
 
   // What the health server actually bound: a reload compares with this, not with the last config.
@@ -190,9 +190,11 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     logger.info('config reloaded')
     return null
   }
+  // A flood of `fwdctl rules` costs one iptables-save per second, not one per request.
+  const rulesText = singleFlight(clock, 1000, () => applier.savedText())
   const control = buildControlServer({
     status: statusWithTraffic,
-    rules: () => applier.savedText(),
+    rules: () => rulesText.get(),
     reload,
     setDraining: async (d) => {
       // Drain takes effect at once; saving it is what lets it survive a restart.

@@ -118,6 +118,11 @@ export class HealthChecker {
     if (this.stopped || this.entries.get(t.key) !== entry) return
     entry.checks++
     this.events.onResult?.(t, result)
+    if (result.inconclusive) {
+      // This node's fault (out of file descriptors, say): the target keeps its state; check again soon.
+      this.schedule(entry, Math.min(t.intervalMs, 1000))
+      return
+    }
     const before = entry.health
     const after = recordResult(before, result.ok, result.error, t, this.clock.now())
     entry.health = after

@@ -9,7 +9,15 @@ export interface CheckResult {
   ok: boolean
   error: string | null
   latencyMs: number
+  /**
+   * The check said nothing about the target: this node ran out of a local resource (file
+   * descriptors, buffers, source ports). The checker then keeps the target's state as it was.
+   */
+  inconclusive?: boolean
 }
+
+/** Socket errors that are this node's, not the target's: a check failing with one of them proves nothing. */
+const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL'])
 
 export type TcpCheck = (address: string, port: number, timeoutMs: number) => Promise<CheckResult>
 
@@ -19,14 +27,14 @@ export const tcpConnectCheck: TcpCheck = (address, port, timeoutMs) =>
     const started = performance.now()
     const socket = net.connect({ host: address, port, noDelay: true })
     let done = false
-    const finish = (ok: boolean, error: string | null): void => {
+    const finish = (ok: boolean, error: string | null, inconclusive = false): void => {
       if (done) return
       done = true
       clearTimeout(timer)
       socket.destroy()
-      resolve({ ok, error, latencyMs: performance.now() - started })
+      resolve({ ok, error, latencyMs: performance.now() - started, ...(inconclusive ? { inconclusive } : {}) })
     }
     const timer = setTimeout(() => finish(false, `no answer to connect within ${timeoutMs} ms`), timeoutMs)
     socket.once('connect', () => finish(true, null))
-    socket.once('error', (err: NodeJS.ErrnoException) => finish(false, err.code === 'ECONNREFUSED' ? 'connection refused' : `connect failed: ${err.code ?? err.message}`))
+    socket.once('error', (err: NodeJS.ErrnoException) => finish(false, err.code === 'ECONNREFUSED' ? 'connection refused' : `connect failed: ${err.code ?? err.message}`, LOCAL_ERRORS.has(err.code ?? '')))
   })

@@ -30,6 +30,60 @@ export interface HealthServerDeps {
   logger?: Logger | false
   /** Overrides for tests; production uses `HEALTH_SERVER_TIMEOUTS`. */
   timeouts?: Partial<HealthServerTimeouts>
+  /** Overrides for tests; production uses `HEALTH_SERVER_LIMITS`. */
+  limits?: Partial<ConnectionLimits>
+}
+
+/**
+ * Caps on open connections, so nobody who can reach the port (sources or not) can exhaust the
+ * daemon's file descriptors. The Azure LB probe comes from one fixed address and the health
+ * extension from loopback: their connections are never refused by the caps, so the probe is
+ * answered however many other connections are open.
+ */
+export interface ConnectionLimits {
+  /** Open connections from all other addresses together. */
+  maxConnections: number
+  /** Open connections from any one other address. */
+  perSource: number
+  /** Addresses whose connections are always accepted (the LB probe's, loopback). */
+  reserved: readonly string[]
+}
+
+/** 168.63.129.16 is the Azure platform address the Load Balancer's health probes come from. */
+export const HEALTH_SERVER_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
+  maxConnections: 256,
+  perSource: 16,
+  reserved: Object.freeze(['168.63.129.16', '127.0.0.1', '::1', '::ffff:127.0.0.1', '::ffff:168.63.129.16']),
+})
+
+/**
+ * Enforces `limits` on a server's connections: one over a cap is closed at once, before it costs a
+ * parser or a timer. Returns the counts, for tests and metrics.
+ */
+export function limitConnections(server: import('node:net').Server, limits: ConnectionLimits): { open(): number; refused(): number } {
+  const reserved = new Set(limits.reserved)
+  const bySource = new Map<string, number>()
+  let others = 0
+  let refused = 0
+  server.on('connection', (socket: import('node:net').Socket) => {
+    const from = socket.remoteAddress ?? ''
+    if (reserved.has(from)) return
+    const n = bySource.get(from) ?? 0
+    if (others >= limits.maxConnections || n >= limits.perSource) {
+      refused++
+      socket.destroy()
+      return
+    }
+    others++
+    bySource.set(from, n + 1)
+    socket.once('close', () => {
+      others--
+      const left = (bySource.get(from) ?? 1) - 1
+      if (left <= 0) bySource.delete(from)
+      else bySource.set(from, left)
+    })
+  })
+  return { open: () => others, refused: () => refused }
 }
 
 /** Socket and request bounds (milliseconds, bytes) that keep a slow or hostile client cheap. */
@@ -120,6 +174,8 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
       return sendText(reply, error.code === 'FST_ERR_BAD_URL' ? 400 : 500, 'bad request\n')
     },
   })
+
+  limitConnections(app.server, { ...HEALTH_SERVER_LIMITS, ...deps.limits })
 
   const readStatus = (): Status | null => {
     try {

@@ -127,3 +127,19 @@ t.test('stop: no more checks, results in flight are dropped', async (t) => {
   t.same(changes, [], 'the result in flight was dropped')
   t.equal(clock.pending(), 0, 'no timer left')
 })
+
+t.test('health checks failing with EMFILE do not mark a healthy target down (the node ran out of fds, not the target)', async (t) => {
+  const clock = new FakeClock()
+  let emfile = false
+  const changes: string[] = []
+  const check: TcpCheck = async () => (emfile ? { ok: false, error: 'connect failed: EMFILE', latencyMs: 0, inconclusive: true } : { ok: true, error: null, latencyMs: 1 })
+  const checker = new HealthChecker(check, { onChange: (k, _f, to) => changes.push(`${k}=${to.state}`) }, { clock })
+  checker.setTargets([target(1, { fall: 1 })])
+  await clock.advance(2000)
+  t.same(changes, ['web|198.18.1.1:80=healthy'])
+  emfile = true
+  await clock.advance(10_000)
+  t.equal(checker.health('web|198.18.1.1:80')?.state, 'healthy', 'still healthy after ten inconclusive checks')
+  t.same(changes, ['web|198.18.1.1:80=healthy'], 'no transition')
+  checker.stop()
+})
