@@ -7,6 +7,8 @@ import { chmod, lstat, rm } from 'node:fs/promises'
 import net from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Status } from '../status.js'
+import { systemClock } from '../clock.js'
+import { limitRequests } from '../server/rate-limit.js'
 
 export interface ControlHandlers {
   status(): Promise<Status>
@@ -20,8 +22,11 @@ export interface ControlHandlers {
 export const CONTROL_MAX_CONNECTIONS = 64
 
 export function buildControlServer(h: ControlHandlers): FastifyInstance {
-  const app = Fastify({ logger: false, maxRequestsPerSocket: 100, connectionTimeout: 30_000 })
+  const app = Fastify({ logger: false, connectionTimeout: 30_000 })
   app.server.maxConnections = CONTROL_MAX_CONNECTIONS
+  // Every caller of a unix socket has the same (empty) address: this is one budget for all of them,
+  // generous for people and scripts, and it keeps a runaway loop from starving the LB probe.
+  limitRequests(app, { perSecond: 100, burst: 200 }, systemClock)
   app.get('/status', async () => h.status())
   app.get('/rules', async (_req, reply) => reply.type('text/plain').send(await h.rules()))
   app.post('/reload', async (_req, reply) => {

@@ -11,6 +11,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
 import type { Status } from '../status.js'
+import { systemClock, type Clock } from '../clock.js'
+import { limitRequests } from './rate-limit.js'
 
 /** The node's own health, as `/health` reports it (never the targets'). */
 export interface NodeHealth {
@@ -32,6 +34,8 @@ export interface HealthServerDeps {
   timeouts?: Partial<HealthServerTimeouts>
   /** Overrides for tests; production uses `HEALTH_SERVER_LIMITS`. */
   limits?: Partial<ConnectionLimits>
+  /** For the request rate limit; the system clock unless a test injects one. */
+  clock?: Clock
 }
 
 /**
@@ -47,12 +51,18 @@ export interface ConnectionLimits {
   perSource: number
   /** Addresses whose connections are always accepted (the LB probe's, loopback). */
   reserved: readonly string[]
+  /** Requests per second from any one other address (its connection is closed past it). */
+  requestsPerSecond: number
+  requestBurst: number
 }
 
 /** 168.63.129.16 is the Azure platform address the Load Balancer's health probes come from. */
 export const HEALTH_SERVER_LIMITS: Readonly<ConnectionLimits> = Object.freeze({
   maxConnections: 256,
   perSource: 16,
+  // Prometheus scrapes every few seconds; a few monitors and curious operators stay far below this.
+  requestsPerSecond: 20,
+  requestBurst: 40,
   reserved: Object.freeze(['168.63.129.16', '127.0.0.1', '::1', '::ffff:127.0.0.1', '::ffff:168.63.129.16']),
 })
 
@@ -175,7 +185,9 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
     },
   })
 
-  limitConnections(app.server, { ...HEALTH_SERVER_LIMITS, ...deps.limits })
+  const limits = { ...HEALTH_SERVER_LIMITS, ...deps.limits }
+  limitConnections(app.server, limits)
+  limitRequests(app, { perSecond: limits.requestsPerSecond, burst: limits.requestBurst, reserved: limits.reserved }, deps.clock ?? systemClock)
 
   const readStatus = (): Status | null => {
     try {
