@@ -43,6 +43,8 @@ export interface ListenerStatus {
    */
   reason?: string | null
   whenAllDown?: 'reject' | 'all'
+  /** Why some DNS or IP Group answers are not targets (forbidden addresses); absent when none. */
+  problems?: string[]
   targets: TargetStatus[]
 }
 

@@ -85,6 +85,7 @@ export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic:
       serving: reason === null,
       reason,
       whenAllDown: l.whenAllDown,
+      ...(state.index.problems.has(l.name) ? { problems: [...state.index.problems.get(l.name)!] } : {}),
       targets: targets.map((t) => targetStatus(t, state, inRot.has(t.key), ctx, traffic)),
     }
   })

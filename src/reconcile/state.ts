@@ -4,6 +4,7 @@
  * cut once the rules no longer send to a target. No I/O and no clock: the reconciler
  * (reconciler.ts) moves this value forward through one path, and every decision here is a table test.
  */
+import { forbiddenTargetReason, isIpv4 } from '../config/addresses.js'
 import type { Config, ListenerSpec } from '../config/types.js'
 import type { CheckedTarget } from '../health/checker.js'
 import type { TargetHealth } from '../health/target-health.js'
@@ -22,6 +23,31 @@ export interface TargetIndex {
   targetsOfCheck: ReadonlyMap<string, readonly string[]>
   /** The checks to run: one per address, port and check settings. */
   checks: readonly CheckedTarget[]
+  /** Listener -> why some answers were not made targets (a DNS name or IP Group holding a forbidden address). */
+  problems: ReadonlyMap<string, readonly string[]>
+}
+
+/**
+ * Answers that cannot be targets (loopback, link-local, the WireServer...): resolveTargets leaves
+ * them out, and this says so, so a name that resolves only to forbidden addresses does not just
+ * vanish from the status.
+ */
+export function refusedAnswers(config: Config, world: WorldView): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  for (const l of config.listeners) {
+    const list: string[] = []
+    for (const t of l.targets) {
+      const name = t.kind === 'host' ? t.host : t.resourceId
+      if (t.kind === 'host' && isIpv4(t.host)) continue
+      const r = t.kind === 'host' ? world.dns(t.host) : world.ipGroup(t.resourceId)
+      for (const a of r?.addresses ?? []) {
+        const why = forbiddenTargetReason(a)
+        if (why !== null) list.push(`${name} answered ${a}, which cannot be a target (${why}); it is left out`)
+      }
+    }
+    if (list.length > 0) out.set(l.name, list)
+  }
+  return out
 }
 
 /** Everything the reconciler knows. Replaced, never mutated; `version` grows with each replacement. */
@@ -67,7 +93,7 @@ export function indexTargets(config: Config, world: WorldView): TargetIndex {
       if (!checks.has(checkKey)) checks.set(checkKey, { key: checkKey, listener: l.name, address: t.address, port, intervalMs, timeoutMs, fall, rise })
     }
   }
-  return { byListener, byKey, listeners: new Map(config.listeners.map((l) => [l.name, l])), checkOf, targetsOfCheck, checks: [...checks.values()] }
+  return { byListener, byKey, listeners: new Map(config.listeners.map((l) => [l.name, l])), checkOf, targetsOfCheck, checks: [...checks.values()], problems: refusedAnswers(config, world) }
 }
 
 /** The state of a daemon that has loaded `config` and checked nothing yet. */

@@ -300,3 +300,24 @@ t.test('the state is versioned on every change', async (t) => {
   t.equal(h.rec.version, v1, 'no change, no new version')
   h.rec.stop()
 })
+
+t.test('a failing apply turns /health Unhealthy only after 60 s (not within seconds)', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  h.runner.fault = 'apply'
+  h.fake.tables.nat.get('PREROUTING')!.shift()
+  h.rec.request(true)
+  await h.clock.advance(5000)
+  let s = status(h)
+  t.equal(s.node.inSync, false, '/lb goes 503 at once')
+  t.equal(s.node.health?.healthy, true, '/health still Healthy after 5 s of failures')
+  await h.clock.advance(56_000)
+  s = status(h)
+  t.same(s.node.health, { healthy: false, reasons: ['apply-failing'] }, 'Unhealthy once applies failed for over a minute')
+  h.runner.fault = null
+  await h.clock.advance(15_000)
+  t.same(status(h).node.health, { healthy: true, reasons: [] }, 'Healthy again after recovery')
+  h.rec.stop()
+})
