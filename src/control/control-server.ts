@@ -33,14 +33,18 @@ export function buildControlServer(h: ControlHandlers): FastifyInstance {
     const problems = await h.reload()
     return problems === null ? { ok: true } : reply.code(422).send({ ok: false, error: problems })
   })
-  app.post('/drain', async () => {
-    await h.setDraining(true)
-    return { ok: true, draining: true }
-  })
-  app.post('/undrain', async () => {
-    await h.setDraining(false)
-    return { ok: true, draining: false }
-  })
+  // A drain that took effect but could not be saved answers 500 with the reason (not fastify's bare
+  // "Internal Server Error"), so fwdctl can say what to fix.
+  const drainRoute = (draining: boolean) => async (_req: unknown, reply: import('fastify').FastifyReply) => {
+    try {
+      await h.setDraining(draining)
+      return { ok: true, draining }
+    } catch (err: unknown) {
+      return reply.code(500).send({ ok: false, draining, error: err instanceof Error ? err.message : String(err) })
+    }
+  }
+  app.post('/drain', drainRoute(true))
+  app.post('/undrain', drainRoute(false))
   return app
 }
 
