@@ -218,6 +218,7 @@ interface RawListener {
 }
 interface RawConfig {
   health?: { port?: number; address?: string }
+  metrics?: { port?: number; address?: string }
   sources?: Array<string | { privateLinkService: string }>
   listeners: RawListener[]
   sync?: { resyncSeconds?: number; minIntervalMs?: number }
@@ -254,6 +255,7 @@ function normalise(raw: RawConfig): Config {
     sources,
     listeners,
   }
+  if (raw.metrics) config.metrics = { port: raw.metrics.port ?? 9180, address: raw.metrics.address ?? '127.0.0.1' }
   if (raw.azure) {
     config.azure = {
       refreshSeconds: raw.azure.refreshSeconds ?? 60,

@@ -55,6 +55,11 @@ export const configSchema = {
       additionalProperties: false,
       properties: { port, address: { type: 'string' } },
     },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { port, address: { type: 'string' } },
+    },
     sources: {
       type: 'array',
       items: {
@@ -93,6 +98,7 @@ export const configSchema = {
 export const knownKeys: Record<string, readonly string[]> = {
   '': Object.keys(configSchema.properties),
   health: Object.keys(configSchema.properties.health.properties),
+  metrics: Object.keys(configSchema.properties.metrics.properties),
   listener: Object.keys(listener.properties),
   target: Object.keys(target.properties),
   check: Object.keys(check.properties),

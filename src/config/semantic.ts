@@ -22,6 +22,13 @@ export function semanticProblems(raw: Raw): RawProblem[] {
   const problems: RawProblem[] = []
   const health = isObject(raw.health) ? raw.health : {}
   const healthPort = typeof health.port === 'number' ? health.port : 8080
+  const metrics = isObject(raw.metrics) ? raw.metrics : undefined
+  if (metrics && typeof metrics.address === 'string' && !isIpv4(metrics.address)) {
+    problems.push({ path: ['metrics', 'address'], message: `"${metrics.address}" is not an IPv4 address; write 127.0.0.1 (this node only) or a management subnet address of this node` })
+  }
+  if (metrics && (metrics.port ?? 9180) === healthPort) {
+    problems.push({ path: ['metrics', 'port'], message: `metrics.port ${healthPort} is the health port; pick another port (default 9180), or remove the metrics block to serve /metrics on the health port` })
+  }
   if (typeof health.address === 'string' && !isIpv4(health.address)) {
     problems.push({ path: ['health', 'address'], message: `"${health.address}" is not an IPv4 address; write e.g. 0.0.0.0 (all interfaces) or this node's address` })
   }
@@ -46,6 +53,7 @@ export function semanticProblems(raw: Raw): RawProblem[] {
     const earlierPort = ports.get(key)
     if (earlierPort !== undefined) problems.push({ path: ['listeners', i, 'port'], message: `${key} is already used by listeners.${earlierPort}; each port may have one listener per protocol` })
     else ports.set(key, i)
+    if (protocol === 'tcp' && metrics && l.port === (metrics.port ?? 9180)) problems.push({ path: ['listeners', i, 'port'], message: `port ${l.port} is the metrics port; pick another port for the listener or change metrics.port` })
     if (protocol === 'tcp' && l.port === healthPort) problems.push({ path: ['listeners', i, 'port'], message: `port ${healthPort} is the health port; pick another port for the listener or change health.port` })
 
     const check = isObject(l.check) ? l.check : {}

@@ -61,6 +61,16 @@ export interface HealthSpec {
   address: string
 }
 
+/**
+ * Where `/metrics` is served. Absent: on the health port, as before. Present: on its own address
+ * and port (address default 127.0.0.1, port default 9180), and no longer on the health
+ * port, which faces the network.
+ */
+export interface MetricsSpec {
+  port: number
+  address: string
+}
+
 export interface AzureSpec {
   identityClientId?: string
   refreshSeconds: number
@@ -76,6 +86,7 @@ export interface SyncSpec {
 
 export interface Config {
   health: HealthSpec
+  metrics?: MetricsSpec
   sync: SyncSpec
   /** Empty means anyone may use the forwarded ports. */
   sources: SourceSpec[]

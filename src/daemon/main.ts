@@ -157,10 +157,16 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     nodeHealth: () => status().node.health ?? { healthy: false, reasons: ['status-error'] },
     metricsText: () => metricsText.get(),
     logger,
+    routes: config.metrics ? 'probes' : 'all',
   })
+  // `metrics:` moves /metrics off the network-facing health port (to loopback by default).
+  const metricsServer = config.metrics
+    ? buildServer({ status, nodeHealth: () => ({ healthy: true, reasons: [] }), metricsText: () => metricsText.get(), logger, routes: 'metrics' })
+    : undefined
 
   // What the health server actually bound: a reload compares with this, not with the last config.
   const bound = { address: config.health.address, port: config.health.port }
+  const boundMetrics = config.metrics ?? null
   const reload = async (): Promise<string | null> => {
     try {
       return await applyReload()
@@ -179,6 +185,9 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       metrics.incFailedReloads()
       logger.error({ problems: r.problems }, 'config reload rejected; keeping the last good rules')
       return r.problems
+    }
+    if (JSON.stringify(r.config.metrics ?? null) !== JSON.stringify(boundMetrics)) {
+      logger.warn({ wanted: r.config.metrics ?? 'on the health port' }, 'metrics takes effect at the next restart')
     }
     if (r.config.health.port !== bound.port || r.config.health.address !== bound.address) {
       logger.warn({ now: `${bound.address}:${bound.port}`, wanted: `${r.config.health.address}:${r.config.health.port}` }, 'health.port and health.address take effect at the next restart; the LB probe keeps the current ones until then')
@@ -211,6 +220,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   await mkdir(path.dirname(args.socket), { recursive: true, mode: 0o755 })
   await listenControl(control, args.socket)
   await health.listen({ port: config.health.port, host: config.health.address })
+  if (metricsServer && config.metrics) await metricsServer.listen({ port: config.metrics.port, host: config.metrics.address })
   logger.info({ backend: backend.name, socket: args.socket, health: `${config.health.address}:${config.health.port}`, version: VERSION }, 'fwdd started')
 
   const maxTimeout = Math.max(0, ...config.listeners.map((l) => l.check.timeoutMs))
@@ -234,7 +244,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       azure?.stop()
       source.stop()
       process.off('unhandledRejection', onStray)
-      void Promise.allSettled([health.close(), control.close()]).then(() => resolve(0))
+      void Promise.allSettled([health.close(), control.close(), metricsServer?.close()]).then(() => resolve(0))
     }
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))

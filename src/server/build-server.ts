@@ -28,6 +28,12 @@ export interface HealthServerDeps {
   nodeHealth(): NodeHealth
   /** Prometheus exposition text (version 0.0.4). */
   metricsText(): Promise<string>
+  /**
+   * Which routes this server has: `all` (the default: probes, /health and /metrics on the health
+   * port, as before), `probes` (no /metrics: it has its own listen address, config `metrics:`), or
+   * `metrics` (only /metrics, for that address).
+   */
+  routes?: 'all' | 'probes' | 'metrics'
   /** Used for the server's own log lines; per-request logging is off (probes come every few seconds). */
   logger?: Logger | false
   /** Overrides for tests; production uses `HEALTH_SERVER_TIMEOUTS`. */
@@ -185,6 +191,7 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
     },
   })
 
+  const routes = deps.routes ?? 'all'
   const limits = { ...HEALTH_SERVER_LIMITS, ...deps.limits }
   limitConnections(app.server, limits)
   limitRequests(app, { perSecond: limits.requestsPerSecond, burst: limits.requestBurst, reserved: limits.reserved }, deps.clock ?? systemClock)
@@ -198,7 +205,7 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
     }
   }
 
-  app.get<{ Params: { name: string } }>('/lb/:name', async (request, reply) => {
+  if (routes !== 'metrics') app.get<{ Params: { name: string } }>('/lb/:name', async (request, reply) => {
     const status = readStatus()
     if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
     const listener = status.listeners.find((l) => l.name === request.params.name)
@@ -207,7 +214,7 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
     return reason ? sendText(reply, 503, `unavailable: ${reason}\n`) : sendText(reply, 200, 'ok\n')
   })
 
-  app.get('/lb', async (_request, reply) => {
+  if (routes !== 'metrics') app.get('/lb', async (_request, reply) => {
     const status = readStatus()
     if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
     if (status.listeners.length === 0) return sendText(reply, 503, 'unavailable: no-listeners\n')
@@ -219,7 +226,7 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
   })
 
   let lastHealthy: boolean | undefined
-  app.get('/health', async (_request, reply) => {
+  if (routes !== 'metrics') app.get('/health', async (_request, reply) => {
     let health: NodeHealth
     try {
       health = deps.nodeHealth()
@@ -238,7 +245,7 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
       .send(health.healthy ? HEALTH_BODY_HEALTHY : HEALTH_BODY_UNHEALTHY)
   })
 
-  app.get('/metrics', async (_request, reply) => {
+  if (routes !== 'probes') app.get('/metrics', async (_request, reply) => {
     try {
       const text = await deps.metricsText()
       return reply.code(200).header('content-type', METRICS_CONTENT_TYPE).header('cache-control', 'no-store').send(text)
