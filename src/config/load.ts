@@ -217,7 +217,7 @@ interface RawListener {
   whenAllDown?: 'reject' | 'all'
 }
 interface RawConfig {
-  health?: { port?: number; address?: string }
+  health?: { port?: number; address?: string; probeSources?: string[] }
   metrics?: { port?: number; address?: string }
   sources?: Array<string | { privateLinkService: string }>
   listeners: RawListener[]
@@ -250,7 +250,7 @@ function normalise(raw: RawConfig): Config {
     ),
   }))
   const config: Config = {
-    health: { port: raw.health?.port ?? 8080, address: raw.health?.address ?? '0.0.0.0' },
+    health: { port: raw.health?.port ?? 8080, address: raw.health?.address ?? '0.0.0.0', probeSources: raw.health?.probeSources ?? [] },
     sync: { resyncSeconds: raw.sync?.resyncSeconds ?? 10, minIntervalMs: raw.sync?.minIntervalMs ?? 50 },
     sources,
     listeners,

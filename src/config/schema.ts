@@ -53,7 +53,7 @@ export const configSchema = {
     health: {
       type: 'object',
       additionalProperties: false,
-      properties: { port, address: { type: 'string' } },
+      properties: { port, address: { type: 'string' }, probeSources: { type: 'array', items: { type: 'string' } } },
     },
     metrics: {
       type: 'object',

@@ -22,6 +22,11 @@ export function semanticProblems(raw: Raw): RawProblem[] {
   const problems: RawProblem[] = []
   const health = isObject(raw.health) ? raw.health : {}
   const healthPort = typeof health.port === 'number' ? health.port : 8080
+  if (Array.isArray(health.probeSources)) {
+    health.probeSources.forEach((a: unknown, i: number) => {
+      if (typeof a === 'string' && !isIpv4(a)) problems.push({ path: ['health', 'probeSources', i], message: `"${a}" is not an IPv4 address; write the address the probes come from, e.g. 10.0.0.4` })
+    })
+  }
   const metrics = isObject(raw.metrics) ? raw.metrics : undefined
   if (metrics && typeof metrics.address === 'string' && !isIpv4(metrics.address)) {
     problems.push({ path: ['metrics', 'address'], message: `"${metrics.address}" is not an IPv4 address; write 127.0.0.1 (this node only) or a management subnet address of this node` })

@@ -59,6 +59,11 @@ export interface ListenerSpec {
 export interface HealthSpec {
   port: number
   address: string
+  /**
+   * Addresses whose connections and requests the health port never limits, besides the Azure LB
+   * probe's 168.63.129.16 and loopback (the health extension): e.g. another load balancer's probe.
+   */
+  probeSources: string[]
 }
 
 /**

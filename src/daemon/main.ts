@@ -22,7 +22,7 @@ import { systemClock } from '../clock.js'
 import { Scheduler } from '../scheduler.js'
 import { singleFlight } from '../reconcile/single-flight.js'
 import { systemResolve } from '../targets/dns-resolver.js'
-import { buildServer } from '../server/build-server.js'
+import { buildServer, HEALTH_SERVER_LIMITS } from '../server/build-server.js'
 import { Metrics } from '../metrics/metrics.js'
 import { DrainStore } from './drain-store.js'
 import { buildControlServer, listenControl } from '../control/control-server.js'
@@ -158,6 +158,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     metricsText: () => metricsText.get(),
     logger,
     routes: config.metrics ? 'probes' : 'all',
+    limits: { reserved: [...HEALTH_SERVER_LIMITS.reserved, ...config.health.probeSources.flatMap((a) => [a, `::ffff:${a}`])] },
   })
   // `metrics:` moves /metrics off the network-facing health port (to loopback by default).
   const metricsServer = config.metrics

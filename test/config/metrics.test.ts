@@ -1,4 +1,4 @@
-// The `metrics:` block: defaults, and the collisions it must refuse with a fix.
+// The `metrics:` block and `health.probeSources`: defaults, and what they must refuse with a fix.
 import t from 'tap'
 import { parseConfig } from '../../src/config/load.js'
 
@@ -17,6 +17,7 @@ t.test('collisions and bad addresses are refused with the field and the fix', as
     ['metrics: { address: localhost }\n', /metrics\.address: "localhost" is not an IPv4 address; write 127\.0\.0\.1/],
     ['metrics: { port: 8000 }\n', /listeners\.0\.port: port 8000 is the metrics port/],
     ['metrics: { addres: 127.0.0.1 }\n', /addres/],
+    ['health: { probeSources: [probe.example] }\n', /health\.probeSources\.0: "probe\.example" is not an IPv4 address/],
   ]
   for (const [extra, re] of cases) {
     const r = parseConfig(`${extra}${base}`, 'c.yaml')
