@@ -22,6 +22,14 @@ param namePrefix string = 'fwd'
 @maxLength(300)
 param listeners listener[]
 
+// Adding or removing a listener takes two deployments, so no client meets a half-applied change
+// (infra/README.md, "Changing listeners"): a listener named here is in the nodes' config but has
+// no LB rule, probe or NSG rule yet (adding) or any more (removing).
+@description('Listeners (names) in the fwdd config that the load balancer and NSG leave out for now: step one of adding or removing one.')
+param listenersNotOnLoadBalancer string[] = []
+
+var lbListeners = filter(listeners, l => !contains(listenersNotOnLoadBalancer, l.name))
+
 @description('fwdd settings beyond the listeners (sync, extra sources, Azure refresh).')
 param fwdd fwddSettings = {}
 
@@ -141,7 +149,7 @@ module nsg 'modules/nsg.bicep' = {
   params: {
     location: location
     namePrefix: namePrefix
-    listeners: listeners
+    listeners: lbListeners
     healthPort: healthPort
     plsNatSubnetPrefix: plsNatSubnetPrefix
   }
@@ -154,7 +162,7 @@ module loadBalancer 'modules/load-balancer.bicep' = {
     namePrefix: namePrefix
     zones: zones
     subnetId: forwarderSubnet
-    listeners: listeners
+    listeners: lbListeners
     healthPort: healthPort
     noHealthyBackendsBehavior: noHealthyBackendsBehavior
   }
