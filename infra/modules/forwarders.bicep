@@ -34,10 +34,14 @@ param fwddPackageUrl string
 @maxLength(49152)
 param fwddConfigJson string
 
+// customData carries cloud-init only: the config lives in userData, which the nodes run with. A
+// cloud-init template that still writes a config file gets a pointer there instead of a second
+// copy (with it, 300 listeners would pass customData's 64 KB limit).
+var configFileNote = '# fwdd runs with --config-from imds: its config is this scale set\'s userData.\n'
 var cloudInit = replace(
   replace(loadTextContent('../../cloud-init/user-data.yaml'), '{{FWDD_DEB_URL}}', fwddPackageUrl),
   '{{FWDD_CONFIG_B64}}',
-  base64(fwddConfigJson)
+  base64(configFileNote)
 )
 var zoneCount = length(zones)
 

@@ -4,7 +4,7 @@
  * exactly one HTTP probe per listener on `/lb/<name>` at the config's health port and one rule per
  * listener on its port and protocol using that probe; the NSG must let the config's first source
  * (the PLS NAT subnet) in to each listener port and deny the rest of the VNet; and customData
- * must not carry a config of its own that differs.
+ * must not carry a second copy of the config (it is cloud-init only; the nodes read userData).
  */
 import type { Json } from './arm-expression.js'
 import { ofType, type PredictedResource } from './snapshot.js'
@@ -102,11 +102,8 @@ export function checkListenerAgreement(resources: PredictedResource[], staged: s
   const health = ext.find((e) => at(e, 'properties', 'type') === 'ApplicationHealthLinux')
   if (at(health, 'properties', 'settings', 'port') !== healthPort) problems.push(`the health extension reads port ${at(health, 'properties', 'settings', 'port')}, health port is ${healthPort}`)
   const customData = at(sets[0], 'properties', 'virtualMachineProfile', 'osProfile', 'customData')
-  const userData = at(sets[0], 'properties', 'virtualMachineProfile', 'userData')
-  if (typeof customData === 'string') {
-    const text = Buffer.from(customData, 'base64').toString('utf8')
-    const embedded = /content: "([A-Za-z0-9+/=]{8,})"/.exec(text)
-    if (embedded && embedded[1] !== userData) problems.push('customData embeds a config that differs from userData')
+  if (typeof customData === 'string' && Buffer.from(customData, 'base64').toString('utf8').includes(JSON.stringify(config.listeners))) {
+    problems.push('customData carries the listeners too: the config belongs in userData only')
   }
   return problems
 }
