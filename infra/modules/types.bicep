@@ -70,6 +70,15 @@ type listener = {
 type fwddSettings = {
   @description('Address of the health endpoints; default 0.0.0.0.')
   healthAddress: string?
+  @description('health.probeSources: addresses the health port never rate-limits besides the LB\'s 168.63.129.16 and loopback.')
+  healthProbeSources: string[]?
+  @description('Where /metrics is served (metrics.address, metrics.port); fwdd\'s default otherwise.')
+  metrics: {
+    address: string?
+    @minValue(1)
+    @maxValue(65535)
+    port: int?
+  }?
   @description('Sources allowed besides the Private Link Service NAT subnet: IPv4 CIDRs.')
   extraSourcePrefixes: string[]?
   @description('Sources allowed besides the NAT subnet: resource IDs of Private Link Services whose NAT IPs fwdd reads from Azure.')
@@ -92,7 +101,11 @@ type fwddSettings = {
 @description('The fwdd config (CONTRACT.md) for the forwarders, from the template\'s parameters: the listeners as given, the NAT subnet (and any extra sources) as `sources`, the identity filled in. JSON is YAML, so `string()` of it is a config file.')
 func fwddConfig(listeners listener[], healthPort int, natSubnetPrefix string, identityClientId string, settings fwddSettings) object => union(
   {
-    health: union({ port: healthPort }, settings.?healthAddress == null ? {} : { address: settings.?healthAddress })
+    health: union(
+      { port: healthPort },
+      settings.?healthAddress == null ? {} : { address: settings.?healthAddress },
+      settings.?healthProbeSources == null ? {} : { probeSources: settings.?healthProbeSources }
+    )
     sources: concat(
       [natSubnetPrefix],
       settings.?extraSourcePrefixes ?? [],
@@ -101,5 +114,6 @@ func fwddConfig(listeners listener[], healthPort int, natSubnetPrefix string, id
     listeners: listeners
     azure: union({ identityClientId: identityClientId }, settings.?azureRefreshSeconds == null ? {} : { refreshSeconds: settings.?azureRefreshSeconds })
   },
-  settings.?sync == null ? {} : { sync: settings.?sync }
+  settings.?sync == null ? {} : { sync: settings.?sync },
+  settings.?metrics == null ? {} : { metrics: settings.?metrics }
 )
