@@ -5,7 +5,7 @@ import t from 'tap'
 import path from 'node:path'
 import { formatDiagnostic, runBicep } from '../../tools/infra-check/bicep-cli.js'
 import { findFiles } from '../../tools/infra-check/main.js'
-import { infra } from './helpers.js'
+import { infra } from '../helpers/infra.js'
 
 t.setTimeout(600_000)
 

@@ -11,7 +11,7 @@ import { startServers } from '../helpers/daemon.js'
 import { startAzureDaemon, startNsAzureFakes, waitFor, whoAnswers } from '../helpers/azure-daemon.js'
 import { checkListenerAgreement } from '../../tools/infra-check/listener-agreement.js'
 import { ofType, snapshotParams, type PredictedResource } from '../../tools/infra-check/snapshot.js'
-import { examples, greenfieldWith } from './helpers.js'
+import { examples, greenfieldWith } from '../helpers/infra.js'
 
 t.setTimeout(600_000)
 

@@ -5,7 +5,7 @@ import t from 'tap'
 import path from 'node:path'
 import { checkListenerAgreement, fwddConfigOf } from '../../tools/infra-check/listener-agreement.js'
 import { ofType, snapshotFile, snapshotParams, standInClientId, type PredictedResource } from '../../tools/infra-check/snapshot.js'
-import { examples, fwddCheck, greenfieldWith } from './helpers.js'
+import { examples, fwddCheck, greenfieldWith } from '../helpers/infra.js'
 
 t.setTimeout(900_000)
 
