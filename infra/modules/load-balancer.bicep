@@ -8,10 +8,14 @@ param location string
 param namePrefix string
 param zones string[]
 param subnetId string
+@maxLength(300)
 param listeners listener[]
 param healthPort int
 
-@description('Minutes an idle flow is kept (4 to 100); a TCP reset is sent to both ends when it expires.')
+// Flows that come through the Private Link Service meet the PLS's own idle timeout first (about
+// 4-5 minutes, fixed, no reset sent): this timer and its TCP reset only matter for clients that
+// reach the frontend directly. Consumers of the PLS need TCP keepalives below 4 minutes.
+@description('Minutes an idle flow is kept on the LB (4 to 100); a TCP reset is sent to both ends when it expires. Flows through the PLS hit its ~4-5 minute idle timeout first.')
 @minValue(4)
 @maxValue(100)
 param idleTimeoutInMinutes int = 15
@@ -27,7 +31,7 @@ param noHealthyBackendsBehavior string = 'AllProbedUp'
 var lbName = '${namePrefix}-ilb'
 var protocolNames = { tcp: 'Tcp', udp: 'Udp' }
 
-resource lb 'Microsoft.Network/loadBalancers@2024-05-01' = {
+resource lb 'Microsoft.Network/loadBalancers@2025-05-01' = {
   name: lbName
   location: location
   sku: { name: 'Standard', tier: 'Regional' }
@@ -35,7 +39,8 @@ resource lb 'Microsoft.Network/loadBalancers@2024-05-01' = {
     frontendIPConfigurations: [
       {
         name: 'frontend'
-        zones: zones
+        // Zone-redundant with two or more zones, zonal with one, regional with none.
+        zones: empty(zones) ? null : zones
         properties: {
           privateIPAllocationMethod: 'Dynamic'
           privateIPAddressVersion: 'IPv4'
@@ -61,13 +66,13 @@ resource lb 'Microsoft.Network/loadBalancers@2024-05-01' = {
         frontendIPConfiguration: { id: resourceId('Microsoft.Network/loadBalancers/frontendIPConfigurations', lbName, 'frontend') }
         backendAddressPool: { id: resourceId('Microsoft.Network/loadBalancers/backendAddressPools', lbName, 'forwarders') }
         probe: { id: resourceId('Microsoft.Network/loadBalancers/probes', lbName, 'probe-${l.name}') }
-        protocol: protocolNames[l.protocol]
+        protocol: protocolNames[l.?protocol ?? 'tcp']
         frontendPort: l.port
         backendPort: l.port
         // Off: fwdd DNATs what arrives on the node's own address, as the listener port.
         enableFloatingIP: false
         // TCP only; a reset tells both ends at once instead of leaving half-open flows.
-        enableTcpReset: l.protocol == 'tcp'
+        enableTcpReset: (l.?protocol ?? 'tcp') == 'tcp'
         idleTimeoutInMinutes: idleTimeoutInMinutes
         loadDistribution: 'Default'
       }

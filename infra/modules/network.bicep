@@ -1,89 +1,18 @@
-// Network: the hub (forwarders and the Private Link Service NAT IPs), the spoke (the Private
-// Endpoint), the forwarders' NSG and their outbound path (a NAT gateway: an internal load
-// balancer gives its backends none).
-
-import { listener } from 'types.bicep'
+// The demo network, made only when no existing subnets are given: a hub (forwarders, Private Link
+// Service NAT IPs), a spoke (the Private Endpoint) and the forwarders' outbound path (a NAT
+// gateway: an internal load balancer gives its backends none). In an existing hub these are yours.
 
 param location string
 param namePrefix string
+@description('Zones of the NAT gateway\'s public IP; [] in regions without zones.')
 param zones string[]
-param listeners listener[]
-param healthPort int
 param hubAddressPrefix string
 param forwarderSubnetPrefix string
 param plsNatSubnetPrefix string
 param spokeAddressPrefix string
 param endpointSubnetPrefix string
 
-var protocolNames = { tcp: 'Tcp', udp: 'Udp' }
-
-// Inbound to the forwarders: the LB probe to the health port, and the PLS NAT IPs to the
-// listener ports. Everything else from the virtual network to those ports is denied, so the
-// NSG and fwdd's own `sources` say the same thing.
-resource forwarderNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
-  name: '${namePrefix}-forwarders-nsg'
-  location: location
-  properties: {
-    securityRules: concat(
-      [
-        {
-          name: 'allow-lb-probe-to-health-port'
-          properties: {
-            priority: 100
-            direction: 'Inbound'
-            access: 'Allow'
-            protocol: 'Tcp'
-            sourceAddressPrefix: 'AzureLoadBalancer'
-            sourcePortRange: '*'
-            destinationAddressPrefix: forwarderSubnetPrefix
-            destinationPortRange: string(healthPort)
-          }
-        }
-        {
-          name: 'deny-vnet-to-health-port'
-          properties: {
-            priority: 4000
-            direction: 'Inbound'
-            access: 'Deny'
-            protocol: '*'
-            sourceAddressPrefix: 'VirtualNetwork'
-            sourcePortRange: '*'
-            destinationAddressPrefix: '*'
-            destinationPortRange: string(healthPort)
-          }
-        }
-      ],
-      [for (l, i) in listeners: {
-        name: 'allow-pls-to-${l.name}'
-        properties: {
-          priority: 200 + i
-          direction: 'Inbound'
-          access: 'Allow'
-          protocol: protocolNames[l.protocol]
-          sourceAddressPrefix: plsNatSubnetPrefix
-          sourcePortRange: '*'
-          destinationAddressPrefix: forwarderSubnetPrefix
-          destinationPortRange: string(l.port)
-        }
-      }],
-      [for (l, i) in listeners: {
-        name: 'deny-vnet-to-${l.name}'
-        properties: {
-          priority: 3000 + i
-          direction: 'Inbound'
-          access: 'Deny'
-          protocol: protocolNames[l.protocol]
-          sourceAddressPrefix: 'VirtualNetwork'
-          sourcePortRange: '*'
-          destinationAddressPrefix: '*'
-          destinationPortRange: string(l.port)
-        }
-      }]
-    )
-  }
-}
-
-resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
+resource natIp 'Microsoft.Network/publicIPAddresses@2025-05-01' = {
   name: '${namePrefix}-nat-ip'
   location: location
   sku: { name: 'Standard', tier: 'Regional' }
@@ -94,7 +23,7 @@ resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
   }
 }
 
-resource natGateway 'Microsoft.Network/natGateways@2024-05-01' = {
+resource natGateway 'Microsoft.Network/natGateways@2025-05-01' = {
   name: '${namePrefix}-nat'
   location: location
   sku: { name: 'Standard' }
@@ -104,17 +33,17 @@ resource natGateway 'Microsoft.Network/natGateways@2024-05-01' = {
   }
 }
 
-resource hub 'Microsoft.Network/virtualNetworks@2024-05-01' = {
+resource hub 'Microsoft.Network/virtualNetworks@2025-05-01' = {
   name: '${namePrefix}-hub'
   location: location
   properties: {
     addressSpace: { addressPrefixes: [hubAddressPrefix] }
     subnets: [
       {
+        // The forwarders' NSG sits on their NICs (forwarders.bicep), the same in an existing hub.
         name: 'forwarders'
         properties: {
           addressPrefix: forwarderSubnetPrefix
-          networkSecurityGroup: { id: forwarderNsg.id }
           natGateway: { id: natGateway.id }
           defaultOutboundAccess: false
         }
@@ -132,7 +61,7 @@ resource hub 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   }
 }
 
-resource spoke 'Microsoft.Network/virtualNetworks@2024-05-01' = {
+resource spoke 'Microsoft.Network/virtualNetworks@2025-05-01' = {
   name: '${namePrefix}-spoke'
   location: location
   properties: {
@@ -152,6 +81,6 @@ resource spoke 'Microsoft.Network/virtualNetworks@2024-05-01' = {
 
 output hubVnetName string = hub.name
 output spokeVnetId string = spoke.id
-output forwarderSubnetId string = resourceId('Microsoft.Network/virtualNetworks/subnets', hub.name, 'forwarders')
-output plsNatSubnetId string = resourceId('Microsoft.Network/virtualNetworks/subnets', hub.name, 'pls-nat')
-output endpointSubnetId string = resourceId('Microsoft.Network/virtualNetworks/subnets', spoke.name, 'endpoints')
+output forwarderSubnetId string = hub.properties.subnets[0].id
+output plsNatSubnetId string = hub.properties.subnets[1].id
+output endpointSubnetId string = spoke.properties.subnets[0].id

@@ -12,11 +12,11 @@ param adminUsername string
 param sshPublicKey string
 param vmSize string = 'Standard_B1s'
 
-resource hub 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {
+resource hub 'Microsoft.Network/virtualNetworks@2025-05-01' existing = {
   name: hubVnetName
 }
 
-resource onprem 'Microsoft.Network/virtualNetworks@2024-05-01' = {
+resource onprem 'Microsoft.Network/virtualNetworks@2025-05-01' = {
   name: '${namePrefix}-onprem-sim'
   location: location
   properties: {
@@ -25,7 +25,7 @@ resource onprem 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   }
 }
 
-resource hubToOnprem 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@2024-05-01' = {
+resource hubToOnprem 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@2025-05-01' = {
   parent: hub
   name: 'to-onprem-sim'
   properties: {
@@ -35,7 +35,7 @@ resource hubToOnprem 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@2
   }
 }
 
-resource onpremToHub 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@2024-05-01' = {
+resource onpremToHub 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@2025-05-01' = {
   parent: onprem
   name: 'to-hub'
   properties: {
@@ -45,7 +45,7 @@ resource onpremToHub 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@2
   }
 }
 
-resource nics 'Microsoft.Network/networkInterfaces@2024-05-01' = [for (ip, i) in serverAddresses: {
+resource nics 'Microsoft.Network/networkInterfaces@2025-05-01' = [for (ip, i) in serverAddresses: {
   name: '${namePrefix}-onprem-${i}-nic'
   location: location
   properties: {
@@ -62,7 +62,7 @@ resource nics 'Microsoft.Network/networkInterfaces@2024-05-01' = [for (ip, i) in
   }
 }]
 
-resource servers 'Microsoft.Compute/virtualMachines@2024-07-01' = [for (ip, i) in serverAddresses: {
+resource servers 'Microsoft.Compute/virtualMachines@2025-04-01' = [for (ip, i) in serverAddresses: {
   name: '${namePrefix}-onprem-${i}'
   location: location
   properties: {

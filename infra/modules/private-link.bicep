@@ -1,27 +1,27 @@
-// The consumer's path: a Private Link Service on the load balancer's frontend, a Private
-// Endpoint for it in the spoke, and a private DNS name for that endpoint.
+// The Private Link Service on the load balancer's frontend: what a consumer in any subscription
+// connects a Private Endpoint to (by alias or resource ID; see the outputs of main.bicep).
 
 param location string
 param namePrefix string
 param frontendIpConfigurationId string
 param natSubnetId string
-param endpointSubnetId string
-param spokeVnetId string
 
+// Each NAT IP carries up to 64k concurrent flows to the forwarders. Lowering the count removes the
+// highest-numbered ones (never nat-0, the primary); flows through a removed NAT IP end with it.
+// The forwarders' NSG and fwdd's `sources` hold the whole NAT subnet, so they need no change.
 @minValue(1)
 @maxValue(8)
 param natIpCount int
+@description('Subscriptions that may see and request the service; [\'*\'] for any.')
 param visibilitySubscriptions string[]
+@description('Subscriptions whose endpoint requests are approved without a manual step.')
 param autoApprovalSubscriptions string[]
-param dnsZoneName string
-param dnsRecordName string
 
-resource pls 'Microsoft.Network/privateLinkServices@2024-05-01' = {
+resource pls 'Microsoft.Network/privateLinkServices@2025-05-01' = {
   name: '${namePrefix}-pls'
   location: location
   properties: {
     loadBalancerFrontendIpConfigurations: [{ id: frontendIpConfigurationId }]
-    // Each NAT IP carries up to 64k concurrent flows to the forwarders; add some for more.
     ipConfigurations: [for i in range(0, natIpCount): {
       name: 'nat-${i}'
       properties: {
@@ -40,54 +40,5 @@ resource pls 'Microsoft.Network/privateLinkServices@2024-05-01' = {
   }
 }
 
-var endpointNicName = '${namePrefix}-pe-nic'
-
-resource endpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
-  name: '${namePrefix}-pe'
-  location: location
-  properties: {
-    subnet: { id: endpointSubnetId }
-    customNetworkInterfaceName: endpointNicName
-    privateLinkServiceConnections: [
-      {
-        name: 'fwd'
-        properties: {
-          privateLinkServiceId: pls.id
-          requestMessage: 'fwdd forwarders'
-        }
-      }
-    ]
-  }
-}
-
-// The endpoint's address lives on its NIC; naming the NIC makes it addressable here.
-resource endpointNic 'Microsoft.Network/networkInterfaces@2024-05-01' existing = {
-  name: endpointNicName
-}
-
-resource zone 'Microsoft.Network/privateDnsZones@2024-06-01' = {
-  name: dnsZoneName
-  location: 'global'
-
-  resource spokeLink 'virtualNetworkLinks' = {
-    name: 'spoke'
-    location: 'global'
-    properties: {
-      virtualNetwork: { id: spokeVnetId }
-      registrationEnabled: false
-    }
-  }
-
-  resource record 'A' = {
-    name: dnsRecordName
-    dependsOn: [endpoint]
-    properties: {
-      ttl: 300
-      aRecords: [{ ipv4Address: endpointNic.properties.ipConfigurations[0].properties.privateIPAddress }]
-    }
-  }
-}
-
-output endpointIp string = endpointNic.properties.ipConfigurations[0].properties.privateIPAddress
-output endpointFqdn string = '${dnsRecordName}.${dnsZoneName}'
+output id string = pls.id
 output alias string = pls.properties.alias

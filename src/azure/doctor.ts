@@ -41,7 +41,7 @@ export async function runAzureDoctor(input: AzureDoctorInput, deps: AzureDoctorD
   const readFailure = (check: string, kind: string, resourceId: string, action: string, error: unknown): Verdict => {
     const classified = classifyReadError(error, { kind, resourceId, action, ...(deps.identityClientId ? { identityClientId: deps.identityClientId } : {}) }, now(), { consequence: false })
     const fix = classified.kind === 'forbidden'
-      ? `assign the Reader role on ${resourceId} to ${describeIdentity(deps.identityClientId)}`
+      ? `assign the Reader role on ${resourceId} to ${describeIdentity(deps.identityClientId)} (or the custom role "fwdd Azure reader" that infra/ creates, with only fwdd's reads; roleAssignmentResourceGroupIds assigns it there)`
       : classified.kind === 'throttled' || classified.kind === 'transient'
         ? 'run the doctor again; if it persists, check that ARM is reachable from the node'
         : 'check the resource in the portal'

@@ -95,7 +95,7 @@ export function classifyReadError(error: unknown, subject: ReadSubject, nowMs: n
     if (status === 403) {
       return {
         kind: 'forbidden',
-        message: `${what}: 403 ${code ?? 'Forbidden'}: ${describeIdentity(subject.identityClientId)} lacks ${subject.action}; assign it the Reader role (or a role with ${subject.action}) on ${subject.resourceId}${KEEP}`,
+        message: `${what}: 403 ${code ?? 'Forbidden'}: ${describeIdentity(subject.identityClientId)} lacks ${subject.action}; assign it the Reader role (or a role with ${subject.action}, such as the "fwdd Azure reader" custom role infra/ creates) on ${subject.resourceId}${KEEP}`,
         ...base,
       }
     }
