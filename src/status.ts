@@ -9,6 +9,12 @@ export type TargetState = 'unknown' | 'healthy' | 'unhealthy'
 export interface TargetStatus {
   /** As written in the config (address or DNS name, or the IP Group's resource id). */
   host: string
+  /**
+   * Stable name of this target in metrics (`fwdd_target_*{target="..."}`): `<listener>/<index>` by
+   * config position, `<listener>/<name>` when the target has a `name:`, plus `-<k>` per address
+   * of a DNS name or IP Group. The same on every node and after restarts.
+   */
+  label?: string
   /** The resolved IPv4 address this entry forwards to. */
   address: string
   port: number
