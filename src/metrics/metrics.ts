@@ -213,10 +213,13 @@ export class Metrics {
    * label, which `rate()` reads as a new series, never as a drop. Idempotent.
    */
   relabel(): void {
-    for (const e of [...this.targets.values()]) {
+    // Two passes: when two targets swap labels, removing the second must not drop the first's new series.
+    const moved = [...this.targets.values()].filter((e) => {
       const now = this.options.labelTarget?.(e.listener, e.target)
-      if (now === undefined || now === e.label) continue
-      this.removeTarget(e.listener, e.target)
+      return now !== undefined && now !== e.label
+    })
+    for (const e of moved) this.removeTarget(e.listener, e.target)
+    for (const e of moved) {
       if (e.state !== undefined) this.setTargetHealth(e.listener, e.target, e.state)
       else this.entry(e.listener, e.target)
     }
