@@ -64,3 +64,16 @@ t.test('DNS names and weights are accepted', async (t) => {
   const r = parseConfig(base('    targets:\n      - host: app.corp.example\n        port: 80\n        weight: 2.5\n'), 'c.yaml')
   t.ok(r.ok)
 })
+
+t.test('a target name: must be a label word and unique within its listener', async (t) => {
+  const yaml = (a: string, b: string) => `listeners:\n  - name: web\n    port: 8000\n    targets:\n      - { host: 198.18.1.2, port: 80, name: ${a} }\n      - { host: 198.18.2.2, port: 80, name: ${b} }\n`
+  const ok = parseConfig(yaml('primary', 'backup'), 'c.yaml')
+  t.ok(ok.ok)
+  if (ok.ok) t.same(ok.config.listeners[0]!.targets.map((x) => x.name), ['primary', 'backup'])
+  const dup = parseConfig(yaml('a', 'a'), 'c.yaml')
+  t.notOk(dup.ok)
+  if (!dup.ok) t.match(dup.problems, [{ path: 'listeners.0.targets.1.name', line: 6, message: /already the name of targets\.0/ }])
+  const bad = parseConfig(yaml('"198.18.1.2"', 'b'), 'c.yaml')
+  t.notOk(bad.ok, 'a name that looks like an address is refused (labels never carry addresses)')
+  if (!bad.ok) t.match(bad.problems, [{ path: 'listeners.0.targets.0.name' }])
+})
