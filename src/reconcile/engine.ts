@@ -303,7 +303,8 @@ export class Engine {
     const target = this.byKey.get(key)
     if (!target) return
     this.changes++
-    this.log.info({ listener: target.listener, target: `${target.address}:${target.port}`, from: from.state, to: to.state, reason: to.lastError }, 'target health changed')
+    // warn: a target failing its checks leaves rotation, which an operator reading warnings must see.
+    this.log[to.state === 'unhealthy' ? 'warn' : 'info']({ listener: target.listener, label: target.label, target: `${target.address}:${target.port}`, from: from.state, to: to.state, reason: to.lastError }, 'target health changed')
     this.o.hooks?.onTransition?.(target, from, to)
     if (to.state === 'unhealthy') this.toCut.add(key)
     else this.toCut.delete(key)
