@@ -9,11 +9,15 @@ export type TargetState = 'unknown' | 'healthy' | 'unhealthy'
 export interface TargetStatus {
   /** As written in the config (address or DNS name, or the IP Group's resource id). */
   host: string
+  /**
+   * Stable name of this target in metrics (`fwdd_target_*{target="..."}`): `<listener>/<index>` by
+   * config position, `<listener>/<name>` when the target has a `name:`, plus `-<k>` per address
+   * of a DNS name or IP Group. The same on every node and after restarts.
+   */
+  label?: string
   /** The resolved IPv4 address this entry forwards to. */
   address: string
   port: number
-  /** Stable name for metrics and alerts: `<listener>/<position in the config>` or the target's `name`. */
-  label?: string
   state: TargetState
   /** When `state` last changed (ISO-8601). */
   since: string

@@ -5,9 +5,8 @@
 import http from 'node:http'
 import net from 'node:net'
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
 import { formatProblems, loadConfigFile } from '../config/load.js'
-import { DEFAULT_CONFIG } from '../daemon/args.js'
+import { DEFAULT_CONFIG } from '../defaults.js'
 import { createProcessRunner } from '../process/runner.js'
 import { runLocalDoctor } from './doctor-local.js'
 import { runAzureDoctorChecks } from './doctor-azure-command.js'
@@ -18,8 +17,13 @@ export interface DoctorContext {
   io: { stdout(text: string): void; stderr(text: string): void; env: NodeJS.ProcessEnv }
 }
 
-export async function runDoctorCommand(args: string[], ctx: DoctorContext): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, azure: { type: 'boolean', default: false } }, strict: true })
+/** Flags of `fwdctl doctor`, already parsed (src/cli/commands.ts). */
+export interface DoctorFlags {
+  config?: string
+  azure?: boolean
+}
+
+export async function runDoctorCommand(values: DoctorFlags, ctx: DoctorContext): Promise<number> {
   const configPath = values.config ?? DEFAULT_CONFIG
   const loaded = await loadConfigFile(configPath)
   const health = loaded.ok ? loaded.config.health : { address: '0.0.0.0', port: 8080 }

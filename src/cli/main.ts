@@ -1,20 +1,23 @@
 /**
- * `fwdctl`: the operator's CLI. It asks the daemon over the control socket and prints; it never
- * reads iptables itself, except `cleanup`, which must work with the daemon stopped. Returns an exit
- * code (CONTRACT.md: status 0 ok, 1 degraded, 2 daemon unreachable); only the bin file exits.
+ * `fwdctl`: the operator's CLI. It asks the daemon over the control socket (a typed client) and
+ * prints; it never reads iptables itself, except `cleanup`, which must work with the daemon stopped.
+ * Strict: an unknown command, flag or stray word is a usage error (exit 64, with that command's
+ * usage), never ignored. Returns an exit code (src/defaults.ts, docs/exit-codes.md); only the bin
+ * file exits.
  */
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { DEFAULT_SOCKET } from '../daemon/args.js'
-import { controlRequest, DaemonUnreachableError } from '../control/control-client.js'
+import { DEFAULT_SOCKET, EXIT } from '../defaults.js'
+import { ControlClient, ControlReplyError, DaemonUnreachableError } from '../control/control-client.js'
+import { describeChanges, isUnchanged, type ReloadReply } from '../control/reload-reply.js'
 import { formatStatusTable, statusExitCode } from './status-table.js'
+import { COMMANDS, commandUsage, usageText } from './commands.js'
 import { cloudInitCommand } from './cloud-init-command.js'
 import { runDoctorCommand } from './doctor-command.js'
-import { Applier } from '../dataplane/applier.js'
-import { detectBackend } from '../dataplane/backend.js'
-import { createProcessRunner } from '../process/runner.js'
+import { runCleanup } from './cleanup-command.js'
+import { labelLegend } from './labels.js'
 import { messageOf } from '../errors.js'
-import type { Status } from '../status.js'
+import { VERSION } from '../version.js'
 
 export interface CliIo {
   stdout(text: string): void
@@ -23,96 +26,179 @@ export interface CliIo {
   env: NodeJS.ProcessEnv
 }
 
-export const USAGE = `usage: fwdctl [--socket PATH] COMMAND
-commands:
-  status [--json]     listeners, targets and node state (exit 0 ok, 1 degraded, 2 daemon unreachable)
-  rules               the rule set as applied (iptables-save text of fwdd's chains)
-  reload              re-read the config (same as SIGHUP); a bad config keeps the last good rules
-  drain | undrain     make /lb* answer 503 (forwarding goes on) / answer normally again
-  cleanup             remove every chain and jump fwdd created (works with the daemon stopped)
-  doctor [--azure]    local checks, one verdict per line; non-zero exit when any fails
-  cloud-init --config PATH --tarball-url URL [--output PATH]
-                      render the scale set's user-data with the config embedded
-`
+/** The whole usage text (kept as an export for callers of the old name). */
+export const USAGE = usageText()
+
+class UsageError extends Error {
+  constructor(message: string, readonly command?: string) {
+    super(message)
+  }
+}
+
+interface Parsed {
+  command: string | undefined
+  socket?: string
+  help: boolean
+  version: boolean
+  /** The words after the command, without `--socket PATH`. */
+  rest: string[]
+}
+
+/** Splits global flags from the command; `--socket` may stand before or after the command. */
+function splitArgv(argv: string[]): Parsed {
+  const out: Parsed = { command: undefined, help: false, version: false, rest: [] }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--socket' || a.startsWith('--socket=')) {
+      const v = a === '--socket' ? argv[++i] : a.slice('--socket='.length)
+      if (v === undefined || v === '' || v.startsWith('-')) throw new UsageError('--socket needs a path, e.g. --socket /run/fwdd/fwdd.sock', out.command)
+      out.socket = v
+    } else if (out.command !== undefined) {
+      out.rest.push(a)
+    } else if (a === '-h' || a === '--help') {
+      out.help = true
+    } else if (a === '-V' || a === '--version') {
+      out.version = true
+    } else if (a.startsWith('-')) {
+      throw new UsageError(`unknown option "${a}"`)
+    } else {
+      out.command = a
+    }
+  }
+  return out
+}
+
+/** Parses a command's words strictly against its table entry. */
+function commandFlags(command: string, rest: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const spec = COMMANDS[command]!
+  try {
+    const r = parseArgs({ args: rest, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: command === 'help' })
+    if (command === 'help' && r.positionals.length > 1) throw new Error(`unexpected argument "${r.positionals[1]}"`)
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals }
+  } catch (err: unknown) {
+    throw new UsageError(messageOf(err).replace(/\. To specify a positional argument.*$/s, ''), command)
+  }
+}
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const [command, rest] = splitGlobal(argv)
-  const socket = rest.socket ?? io.env.FWDD_SOCKET ?? DEFAULT_SOCKET
-  const args = rest.args
+  let parsed: Parsed
+  try {
+    parsed = splitArgv(argv)
+    if (parsed.command !== undefined && !(parsed.command in COMMANDS)) throw new UsageError(`unknown command "${parsed.command}"`)
+  } catch (err: unknown) {
+    return usageError(err, io)
+  }
+  if (parsed.version) {
+    io.stdout(`fwdctl ${VERSION}\n`)
+    return EXIT.ok
+  }
+  const command = parsed.command
+  if (command === undefined) {
+    if (parsed.help) {
+      io.stdout(usageText())
+      return EXIT.ok
+    }
+    io.stderr(`fwdctl: a command is needed\n${usageText()}`)
+    return EXIT.usage
+  }
+  if (COMMANDS[command]!.ownParser) {
+    if (command === 'cloud-init') return cloudInitCommand(parsed.help ? ['--help'] : parsed.rest, { stdout: io.stdout, stderr: io.stderr, readFile: (p) => readFile(p, 'utf8') })
+  }
+  let flags: ReturnType<typeof commandFlags>
+  try {
+    flags = commandFlags(command, parsed.rest)
+  } catch (err: unknown) {
+    return usageError(err, io)
+  }
+  if (parsed.help || flags.values.help === true) {
+    io.stdout(commandUsage(command))
+    return EXIT.ok
+  }
+  const socket = parsed.socket ?? io.env.FWDD_SOCKET ?? DEFAULT_SOCKET
+  const client = new ControlClient(socket)
   try {
     switch (command) {
-      case 'status': return await status(socket, args, io)
-      case 'rules': return await simple(socket, 'GET', '/rules', io, (b) => b)
-      case 'reload': return await simple(socket, 'POST', '/reload', io, () => 'reloaded\n')
-      case 'drain': return await simple(socket, 'POST', '/drain', io, () => 'draining: /lb answers 503; established and arriving traffic is still forwarded\n')
-      case 'undrain': return await simple(socket, 'POST', '/undrain', io, () => 'undrained\n')
-      case 'cleanup': return await cleanup(socket, io)
-      case 'doctor': return await runDoctorCommand(args, { socket, io })
-      case 'cloud-init': return await cloudInitCommand(args, { stdout: io.stdout, stderr: io.stderr, readFile: (p) => readFile(p, 'utf8') })
-      case undefined:
-      case 'help':
-      case '--help':
-        io.stdout(USAGE)
-        return command === undefined ? 64 : 0
+      case 'status': {
+        const s = await client.status()
+        io.stdout(flags.values.json === true ? `${JSON.stringify(s, null, 2)}\n` : formatStatusTable(s, { color: io.isTty && !io.env.NO_COLOR, now: new Date() }))
+        return statusExitCode(s)
+      }
+      case 'rules': {
+        const text = await client.rules()
+        const legend = await client.status().then(labelLegend, () => '')
+        io.stdout(text + legend)
+        return EXIT.ok
+      }
+      case 'reload': return printReload(await client.reload(), io)
+      case 'drain':
+        await client.setDraining(true)
+        io.stdout('draining: /lb answers 503; established and arriving traffic is still forwarded\n')
+        return EXIT.ok
+      case 'undrain':
+        await client.setDraining(false)
+        io.stdout('undrained: /lb answers normally again\n')
+        return EXIT.ok
+      case 'cleanup': return await cleanup(flags.values['dry-run'] === true, client, io)
+      case 'doctor': return await runDoctorCommand({ ...(typeof flags.values.config === 'string' ? { config: flags.values.config } : {}), azure: flags.values.azure === true }, { socket, io })
+      case 'help': {
+        const topic = flags.positionals[0]
+        if (topic !== undefined && !(topic in COMMANDS)) return usageError(new UsageError(`unknown command "${topic}"`), io)
+        io.stdout(topic ? commandUsage(topic) : usageText())
+        return EXIT.ok
+      }
       default:
-        io.stderr(`fwdctl: unknown command "${command}"\n${USAGE}`)
-        return 64
+        return usageError(new UsageError(`unknown command "${command}"`), io)
     }
   } catch (err: unknown) {
     if (err instanceof DaemonUnreachableError) {
       io.stderr(`fwdctl: ${err.message}\n`)
-      return 2
+      return EXIT.unreachable
     }
-    io.stderr(`fwdctl: ${messageOf(err)}\n`)
-    return 1
+    io.stderr(`fwdctl: ${err instanceof ControlReplyError ? err.message : `${command}: ${messageOf(err)}`}\n`)
+    return EXIT.failed
   }
 }
 
-/** Pulls `--socket PATH` from anywhere in argv; returns the command and the remaining args. */
-function splitGlobal(argv: string[]): [string | undefined, { socket?: string; args: string[] }] {
-  const out: string[] = []
-  let socket: string | undefined
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (a === '--socket') socket = argv[++i]
-    else if (a.startsWith('--socket=')) socket = a.slice('--socket='.length)
-    else out.push(a)
+function usageError(err: unknown, io: CliIo): number {
+  const command = err instanceof UsageError ? err.command : undefined
+  io.stderr(`fwdctl: ${messageOf(err)}\n${command ? commandUsage(command) : usageText()}`)
+  return EXIT.usage
+}
+
+/** Prints a reload reply: what changed, and (exit 3) what waits for a restart. */
+export function printReload(reply: ReloadReply, io: Pick<CliIo, 'stdout' | 'stderr'>): number {
+  if (!reply.ok) {
+    io.stderr(`fwdctl: reload rejected; the last good config and rules stay in force:\n${reply.error}\n`)
+    return EXIT.failed
   }
-  const [command, ...args] = out
-  return [command, { ...(socket ? { socket } : {}), args }]
-}
-
-async function status(socket: string, args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true })
-  const res = await controlRequest(socket, 'GET', '/status')
-  if (res.statusCode !== 200) throw new Error(`the daemon answered ${res.statusCode}: ${res.body}`)
-  const s = JSON.parse(res.body) as Status
-  io.stdout(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatusTable(s, { color: io.isTty && !io.env.NO_COLOR, now: new Date() }))
-  return statusExitCode(s)
-}
-
-async function simple(socket: string, method: 'GET' | 'POST', path: string, io: CliIo, ok: (body: string) => string): Promise<number> {
-  const res = await controlRequest(socket, method, path)
-  if (res.statusCode === 200) {
-    io.stdout(ok(res.body))
-    return 0
+  if (!reply.changes) {
+    io.stdout('reloaded (this fwdd does not report what changed; see journalctl -u fwdd)\n')
+    return EXIT.ok
   }
-  let message = res.body
-  try {
-    message = (JSON.parse(res.body) as { error?: string }).error ?? res.body
-  } catch { /* plain text */ }
-  io.stderr(`fwdctl: ${path.slice(1)} failed:\n${message}\n`)
-  return 1
+  if (isUnchanged(reply.changes)) {
+    io.stdout('reloaded: nothing changed\n')
+    return EXIT.ok
+  }
+  io.stdout(`reloaded:\n${describeChanges(reply.changes).map((l) => `  ${l}\n`).join('')}`)
+  if (reply.changes.restartNeeded.length > 0) {
+    io.stderr('fwdctl: reloaded, but not everything is in force: the lines "waits for a restart" apply only after systemctl restart fwdd (exit 3)\n')
+    return EXIT.restartNeeded
+  }
+  return EXIT.ok
 }
 
-async function cleanup(socket: string, io: CliIo): Promise<number> {
+async function cleanup(dryRun: boolean, client: ControlClient, io: CliIo): Promise<number> {
+  // Loaded here: only cleanup touches the kernel, and only it needs the process runner.
+  const [{ Applier }, { detectBackend }, { createProcessRunner }] = await Promise.all([
+    import('../dataplane/applier.js'), import('../dataplane/backend.js'), import('../process/runner.js'),
+  ])
   const runner = createProcessRunner()
   const applier = new Applier(runner, await detectBackend(runner, io.env.FWDD_IPTABLES))
-  const r = await applier.cleanup()
-  io.stdout(`removed ${r.chainsDeleted} chains and ${r.jumpsDeleted} jump rules\n`)
-  try {
-    await controlRequest(socket, 'GET', '/status', 1000)
-    io.stderr('fwdctl: warning: fwdd is still running and will write its rules again at its next sync; stop it first (systemctl stop fwdd)\n')
-  } catch { /* daemon stopped, as expected */ }
-  return 0
+  const probe = new ControlClient(client.socketPath, 1000)
+  return runCleanup(dryRun, {
+    applier,
+    daemonRuns: () => probe.status().then(() => true, (e: unknown) => !(e instanceof DaemonUnreachableError)),
+    stdout: io.stdout,
+    stderr: io.stderr,
+  })
 }

@@ -1,7 +1,7 @@
 /**
  * The human form of `fwdctl status` (the `--json` form is the `Status` object itself), in the manner
- * of `ipvsadm -Ln --stats` and `tailscale status`: one node line, then each listener with one line per
- * target. Pure: the CLI passes `now` and whether stdout is a terminal, so output is testable text.
+ * of `systemctl status` (the verdict first) and `kubectl get` (a header row): a summary line, then a
+ * table with each listener and one row per target, labelled as in the metrics. Pure: the CLI passes `now` and whether stdout is a terminal, so output is testable text.
  */
 import type { ListenerStatus, Status, TargetStatus } from '../status.js'
 
@@ -48,33 +48,21 @@ export function formatBytes(bytes: number | undefined): string {
   return `${v < 10 ? v.toFixed(1) : Math.round(v).toString()} ${units[i]}`
 }
 
-/** How the configured host is shown next to the address, when it says something the address does not. */
-function hostNote(t: TargetStatus): string {
-  if (t.host === t.address) return ''
+/** Where a target came from, when the address alone does not say it (a DNS name, an IP Group). */
+function hostNote(t: TargetStatus): string | null {
+  if (t.host === t.address) return null
   const ipGroup = /\/ipGroups\/([^/]+)$/i.exec(t.host)
-  return ipGroup ? ` (ipGroup ${ipGroup[1]})` : ` (${t.host})`
+  return ipGroup ? `from ipGroup ${ipGroup[1]}` : `from ${t.host}`
 }
 
 function stateCell(t: TargetStatus): Cell {
   return cell(t.state, t.state === 'healthy' ? 'green' : t.state === 'unhealthy' ? 'red' : 'yellow')
 }
 
-function targetRow(t: TargetStatus, now: Date): Cell[] {
-  return [
-    cell(`${t.address}:${t.port}${hostNote(t)}`),
-    stateCell(t),
-    cell(`${formatAge(t.since, now)} ago`),
-    cell(t.connections === undefined ? '- conns' : `${t.connections} conns`),
-    cell(formatBytes(t.bytes)),
-    t.inRotation === undefined ? cell('') : t.inRotation ? cell('in rotation') : cell('out of rotation', 'dim'),
-    cell(t.lastError ?? '', t.lastError ? 'red' : null),
-  ]
-}
-
+/** Colours `c.text`, resetting before any padding (and so before every newline). */
 function paint(c: Cell, color: boolean, width = 0): string {
   const padded = c.text.padEnd(width)
   if (!color || !c.paint || c.text === '') return padded
-  // Colour the text only, not the padding, so trailing-space trimming still works.
   return `\u001b[${CODES[c.paint]}m${c.text}\u001b[0m${padded.slice(c.text.length)}`
 }
 
@@ -87,43 +75,104 @@ function joinRow(cells: Cell[], widths: number[], color: boolean): string {
     .join('  ')
 }
 
-function nodeLine(status: Status, now: Date, color: boolean): string[] {
-  const n = status.node
-  const cells = [
-    cell('node'),
-    n.ready ? cell('ready', 'green') : cell('NOT READY', 'red'),
-    n.draining ? cell('draining', 'yellow') : cell('not draining'),
-    n.inSync ? cell('in sync') : cell('NOT IN SYNC', 'red'),
-    cell(n.lastSyncAt ? `synced ${formatAge(n.lastSyncAt, now)} ago` : 'never synced', n.lastSyncAt ? null : 'yellow'),
-    cell(`fwdd ${n.version}`),
-  ]
-  const lines = [joinRow(cells, [], color)]
-  if (n.lastError) lines.push(`  ${paint(cell(`last error: ${n.lastError}`, 'red'), color)}`)
-  for (const e of n.azure?.errors ?? []) lines.push(`  ${paint(cell(`azure: ${e}`, 'red'), color)}`)
-  return lines
+/** Splits `text` into lines of at most `width` characters, at spaces where it can. */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = []
+  for (const para of text.split('\n')) {
+    let rest = para
+    while (rest.length > width) {
+      const cut = rest.lastIndexOf(' ', width)
+      const at = cut > width / 2 ? cut : width
+      out.push(rest.slice(0, at))
+      rest = rest.slice(at).trimStart()
+    }
+    out.push(rest)
+  }
+  return out
 }
 
-function listenerLine(l: ListenerStatus, color: boolean): string {
-  const cells = [cell(l.name), cell(`${l.protocol}/${l.port}`), l.serving ? cell('serving', 'green') : cell('NOT SERVING', 'red')]
-  return joinRow(cells, [], color)
+/** Indented detail lines (reasons, where a target came from), each painted on its own line. */
+function details(indent: string, texts: Array<[string, Paint]>, color: boolean): string[] {
+  return texts.flatMap(([text, p]) => wrap(text, WIDTH - indent.length).map((l) => `${indent}${paint(cell(l, p), color)}`))
+}
+
+/** The table is meant for 80 columns; reasons wrap to it. */
+const WIDTH = 80
+
+/** ROT: in rotation (gets new connections); W: weight; LABEL: the metrics label of the target. */
+const HEADER = ['LISTENER/LABEL', 'ADDRESS', 'STATE', 'SINCE', 'W', 'ROT', 'CONNS', 'BYTES']
+
+function targetRow(t: TargetStatus, now: Date): Cell[] {
+  return [
+    cell(`  ${t.label ?? '-'}`),
+    cell(`${t.address}:${t.port}`),
+    stateCell(t),
+    cell(formatAge(t.since, now)),
+    cell(t.weight === undefined ? '-' : String(t.weight)),
+    t.inRotation === undefined ? cell('-') : t.inRotation ? cell('yes') : cell('no', 'dim'),
+    cell(t.connections === undefined ? '-' : String(t.connections)),
+    cell(formatBytes(t.bytes)),
+  ]
+}
+
+function listenerRow(l: ListenerStatus): Cell[] {
+  return [cell(l.name), cell(`${l.protocol}/${l.port}`), l.serving ? cell('serving', 'green') : cell('NOT SERVING', 'red')]
+}
+
+/** The node's word: draining is its own state (its /health may well be Healthy), not NOT READY. */
+function nodeState(n: Status['node']): Cell {
+  if (n.draining) return cell('draining', 'yellow')
+  return n.ready ? cell('ready', 'green') : cell('NOT READY', 'red')
+}
+
+/** The summary line, first, as `systemctl status` puts the verdict first. */
+function summaryLine(status: Status, now: Date, color: boolean): string {
+  const n = status.node
+  const targets = status.listeners.flatMap((l) => l.targets)
+  const healthy = targets.filter((t) => t.state === 'healthy').length
+  const serving = status.listeners.filter((l) => l.serving).length
+  const sync = n.inSync
+    ? cell(n.lastSyncAt ? `synced ${formatAge(n.lastSyncAt, now)} ago` : 'in sync')
+    : cell(n.lastSyncAt ? `NOT IN SYNC (last synced ${formatAge(n.lastSyncAt, now)} ago)` : 'NOT IN SYNC (never synced)', 'red')
+  return `fwdd ${n.version} ${paint(nodeState(n), color)}, ${paint(sync, color)}; ` +
+    `${paint(cell(`${serving}/${status.listeners.length} listeners serving`, serving < status.listeners.length ? 'red' : null), color)}, ` +
+    `${paint(cell(`${healthy}/${targets.length} targets healthy`, healthy < targets.length ? 'yellow' : null), color)}`
 }
 
 /**
- * The whole table, lines joined by `\n` with a final newline. Target columns are aligned across
- * every listener; colour never changes the visible text or its alignment.
+ * The whole table, lines joined by `\n` with a final newline: a summary line, the node's errors,
+ * a header row, then each listener with one row per target and its reasons on lines of their own.
+ * Columns align across every listener; colour never changes the visible text or its alignment.
  */
 export function formatStatusTable(status: Status, opts: StatusTableOptions): string {
-  const lines = nodeLine(status, opts.now, opts.color)
-  const rows = status.listeners.map((l) => l.targets.map((t) => targetRow(t, opts.now)))
+  const n = status.node
+  const lines = [summaryLine(status, opts.now, opts.color)]
+  const nodeNotes: Array<[string, Paint]> = []
+  if (n.lastError) nodeNotes.push([`last error: ${n.lastError}`, 'red'])
+  for (const e of n.azure?.errors ?? []) nodeNotes.push([`azure: ${e}`, 'red'])
+  for (const w of n.azure?.warnings ?? []) nodeNotes.push([`azure warning: ${w}`, 'yellow'])
+  if (n.ipForwarding === false) nodeNotes.push(['IP forwarding is off (net.ipv4.ip_forward = 0)', 'red'])
+  lines.push(...details('  ', nodeNotes, opts.color))
+  if (status.listeners.length === 0) {
+    lines.push('', 'no listeners configured')
+    return lines.join('\n') + '\n'
+  }
+  const rows = status.listeners.flatMap((l) => [listenerRow(l), ...l.targets.map((t) => targetRow(t, opts.now))])
   const widths: number[] = []
-  for (const row of rows.flat()) row.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.text.length) })
-  if (status.listeners.length === 0) lines.push('', 'no listeners configured')
-  status.listeners.forEach((l, i) => {
-    lines.push('', listenerLine(l, opts.color))
-    const targetRows = rows[i] ?? []
-    if (targetRows.length === 0) lines.push('  (no targets)')
-    for (const row of targetRows) lines.push(`  ${joinRow(row, widths, opts.color)}`)
-  })
+  for (const row of [HEADER.map((h) => cell(h)), ...rows]) row.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.text.length) })
+  lines.push('', joinRow(HEADER.map((h) => cell(h)), widths, false))
+  for (const l of status.listeners) {
+    lines.push(joinRow(listenerRow(l), widths, opts.color))
+    if (l.targets.length === 0) lines.push('  (no targets)')
+    for (const t of l.targets) {
+      lines.push(joinRow(targetRow(t, opts.now), widths, opts.color))
+      const notes: Array<[string, Paint]> = []
+      const from = hostNote(t)
+      if (from) notes.push([from, null])
+      if (t.lastError) notes.push([`reason: ${t.lastError}`, 'red'])
+      lines.push(...details('      ', notes, opts.color))
+    }
+  }
   return lines.join('\n') + '\n'
 }
 

@@ -207,7 +207,7 @@ function valueAt(raw: unknown, path: Array<string | number>): unknown {
   return v
 }
 
-interface RawTarget { host?: string; ipGroup?: string; port: number; weight?: number }
+interface RawTarget { host?: string; ipGroup?: string; port: number; weight?: number; name?: string }
 interface RawListener {
   name: string
   protocol?: 'tcp' | 'udp'
@@ -245,8 +245,8 @@ function normalise(raw: RawConfig): Config {
     },
     targets: l.targets.map((t): TargetSpec =>
       t.host !== undefined
-        ? { kind: 'host', host: t.host, port: t.port, weight: t.weight ?? 1 }
-        : { kind: 'ipGroup', resourceId: String(t.ipGroup), port: t.port, weight: t.weight ?? 1 },
+        ? { kind: 'host', host: t.host, port: t.port, weight: t.weight ?? 1, ...(t.name !== undefined ? { name: t.name } : {}) }
+        : { kind: 'ipGroup', resourceId: String(t.ipGroup), port: t.port, weight: t.weight ?? 1, ...(t.name !== undefined ? { name: t.name } : {}) },
     ),
   }))
   const config: Config = {

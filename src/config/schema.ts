@@ -16,6 +16,8 @@ const target = {
     ipGroup: { type: 'string', minLength: 1 },
     port,
     weight: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+    // The target's label in metrics and `fwdctl status` (`<listener>/<name>`); no dots, so never an address.
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' },
   },
 } as const
 

@@ -67,8 +67,14 @@ export function semanticProblems(raw: Raw): RawProblem[] {
     }
 
     const targets = Array.isArray(l.targets) ? l.targets.filter(isObject) : []
+    const targetNames = new Map<string, number>()
     targets.forEach((t, j) => {
       const at = ['listeners', i, 'targets', j]
+      if (typeof t.name === 'string') {
+        const first = targetNames.get(t.name)
+        if (first !== undefined) problems.push({ path: [...at, 'name'], message: `"${t.name}" is already the name of targets.${first}; target names must be unique within a listener` })
+        else targetNames.set(t.name, j)
+      }
       const hasHost = typeof t.host === 'string'
       const hasGroup = typeof t.ipGroup === 'string'
       if (hasHost === hasGroup) {

@@ -18,6 +18,8 @@ export interface HostTargetSpec {
   host: string
   port: number
   weight: number
+  /** Optional label (`<listener>/<name>`) in metrics and status instead of the config position. */
+  name?: string
 }
 
 /** A target that expands to every address in an Azure IP Group, on one port. */
@@ -26,6 +28,7 @@ export interface IpGroupTargetSpec {
   resourceId: string
   port: number
   weight: number
+  name?: string
 }
 
 export type TargetSpec = HostTargetSpec | IpGroupTargetSpec

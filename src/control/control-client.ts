@@ -1,8 +1,13 @@
 /**
- * fwdctl's side of the control socket. Every call either answers or throws
- * `DaemonUnreachableError`, which the CLI turns into exit code 2 and a clear sentence.
+ * fwdctl's side of the control socket: `ControlClient` has one typed method per endpoint, and
+ * every answer is checked by a guard before it is returned (never `JSON.parse(...) as Status`), so
+ * a daemon of another version or a foreign socket gives a clear `ControlReplyError`, not a crash in
+ * the table. A daemon that cannot be reached throws `DaemonUnreachableError` (exit code 2).
  */
 import http from 'node:http'
+import { statusProblem } from './status-guard.js'
+import { isReloadReply, type ReloadReply } from './reload-reply.js'
+import type { Status } from '../status.js'
 
 export class DaemonUnreachableError extends Error {
   /** The errno code (`ENOENT`, `ECONNREFUSED`, `EACCES`, ...) or the failure's message. */
@@ -48,4 +53,66 @@ export function controlRequest(socketPath: string, method: 'GET' | 'POST', path:
     req.on('error', (err) => reject(new DaemonUnreachableError(socketPath, err)))
     req.end()
   })
+}
+
+/** The daemon answered, but not what was asked for (an error status, or a body of the wrong shape). */
+export class ControlReplyError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path.slice(1)}: ${message}`)
+    this.name = 'ControlReplyError'
+  }
+}
+
+function errorOf(body: string): string {
+  try {
+    const v: unknown = JSON.parse(body)
+    if (typeof v === 'object' && v !== null && typeof (v as { error?: unknown }).error === 'string') return (v as { error: string }).error
+  } catch { /* plain text */ }
+  return body
+}
+
+function parseJson(path: string, body: string): unknown {
+  try {
+    return JSON.parse(body)
+  } catch {
+    throw new ControlReplyError(path, `the daemon's answer is not JSON: ${body.slice(0, 200)}`)
+  }
+}
+
+/** A typed client of the control socket; one instance per socket path. */
+export class ControlClient {
+  constructor(readonly socketPath: string, private readonly timeoutMs = 10000) {}
+
+  /** The status object, validated. */
+  async status(): Promise<Status> {
+    const res = await controlRequest(this.socketPath, 'GET', '/status', this.timeoutMs)
+    if (res.statusCode !== 200) throw new ControlReplyError('/status', `the daemon answered ${res.statusCode}: ${errorOf(res.body)}`)
+    const v = parseJson('/status', res.body)
+    const problem = statusProblem(v)
+    if (problem !== null) throw new ControlReplyError('/status', `the daemon's status has the wrong shape (${problem}); is fwdctl the same version as fwdd?`)
+    return v as Status
+  }
+
+  /** The applied rule set as iptables-save text. */
+  async rules(): Promise<string> {
+    const res = await controlRequest(this.socketPath, 'GET', '/rules', this.timeoutMs)
+    if (res.statusCode !== 200) throw new ControlReplyError('/rules', `the daemon answered ${res.statusCode}: ${errorOf(res.body)}`)
+    return res.body
+  }
+
+  /** Asks for a reload; a rejected config resolves with `{ ok: false, error }` (not a throw). */
+  async reload(): Promise<ReloadReply> {
+    const res = await controlRequest(this.socketPath, 'POST', '/reload', this.timeoutMs)
+    if (res.statusCode !== 200 && res.statusCode !== 422) throw new ControlReplyError('/reload', `the daemon answered ${res.statusCode}: ${errorOf(res.body)}`)
+    const v = parseJson('/reload', res.body)
+    if (!isReloadReply(v)) throw new ControlReplyError('/reload', `the daemon's reply has the wrong shape: ${res.body.slice(0, 200)}`)
+    return v
+  }
+
+  /** Drains (`true`) or undrains the node. */
+  async setDraining(draining: boolean): Promise<void> {
+    const path = draining ? '/drain' : '/undrain'
+    const res = await controlRequest(this.socketPath, 'POST', path, this.timeoutMs)
+    if (res.statusCode !== 200) throw new ControlReplyError(path, `the daemon answered ${res.statusCode}: ${errorOf(res.body)}`)
+  }
 }

@@ -9,12 +9,16 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Status } from '../status.js'
 import { systemClock } from '../clock.js'
 import { limitRequests } from '../server/rate-limit.js'
+import type { ConfigChanges, ReloadReply } from './reload-reply.js'
 
 export interface ControlHandlers {
   status(): Promise<Status>
   rules(): Promise<string>
-  /** Re-reads the config; resolves with null when applied, or the problems text when rejected. */
-  reload(): Promise<string | null>
+  /**
+   * Re-reads the config; resolves with the problems text when rejected, else with what changed
+   * (`diffConfigs`, src/reconcile/config-diff.ts), or null from a daemon that does not say.
+   */
+  reload(): Promise<string | ConfigChanges | null>
   setDraining(draining: boolean): Promise<void>
 }
 
@@ -30,8 +34,9 @@ export function buildControlServer(h: ControlHandlers): FastifyInstance {
   app.get('/status', async () => h.status())
   app.get('/rules', async (_req, reply) => reply.type('text/plain').send(await h.rules()))
   app.post('/reload', async (_req, reply) => {
-    const problems = await h.reload()
-    return problems === null ? { ok: true } : reply.code(422).send({ ok: false, error: problems })
+    const r = await h.reload()
+    if (typeof r === 'string') return reply.code(422).send({ ok: false, error: r } satisfies ReloadReply)
+    return (r === null ? { ok: true } : { ok: true, changes: r }) satisfies ReloadReply
   })
   // A drain that took effect but could not be saved answers 500 with the reason (not fastify's bare
   // "Internal Server Error"), so fwdctl can say what to fix.

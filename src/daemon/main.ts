@@ -6,7 +6,10 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { pino, type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { createLogger, type LoggerOptions } from './logger.js'
+import { diffConfigs } from '../reconcile/config-diff.js'
+import { describeChanges, type ConfigChanges } from '../control/reload-reply.js'
 import { formatProblems, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import { Applier } from '../dataplane/applier.js'
@@ -63,7 +66,7 @@ export async function runDaemon(argv: string[], io: DaemonIo, env: NodeJS.Proces
     io.stderr(`${formatProblems(r.problems)}\n`)
     return 1
   }
-  const logger = pino({ level: args.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime })
+  const logger = createLogger({ level: args.logLevel as LoggerOptions['level'], format: args.logFormat })
   try {
     return await serve(args, logger, env)
   } catch (err: unknown) {
@@ -108,7 +111,15 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       return out
     },
   }
-  const metrics = new Metrics({ version: VERSION })
+  // Metric series are named by the target's stable label (config position or name), looked up in
+  // the reconciler's current targets.
+  const metrics = new Metrics({
+    version: VERSION,
+    labelTarget: (listener, target) => {
+      for (const t of reconciler.state.index.byListener.get(listener) ?? []) if (`${t.address}:${t.port}` === target) return t.label
+      return undefined
+    },
+  })
   const drain = new DrainStore(args.stateDir, logger.child({ component: 'drain' }))
   // Started later by a reload when a config without Azure resources (e.g. userData) gains some.
   const startAzure = async (c: Config) => (await import('./azure-wiring.js')).startAzureSets(c, logger, env, () => reconciler.worldChanged())
@@ -168,7 +179,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   // What the health server actually bound: a reload compares with this, not with the last config.
   const bound = { address: config.health.address, port: config.health.port }
   const boundMetrics = config.metrics ?? null
-  const reload = async (): Promise<string | null> => {
+  const reload = async (): Promise<string | ConfigChanges | null> => {
     try {
       return await applyReload()
     } catch (err: unknown) {
@@ -179,7 +190,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       return message
     }
   }
-  const applyReload = async (): Promise<string | null> => {
+  const applyReload = async (): Promise<string | ConfigChanges> => {
     const r = await source.load()
     if (!r.ok) {
       reconciler.rejectReload(`config reload rejected; keeping the last good config: ${r.problems}`)
@@ -187,18 +198,19 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
       logger.error({ problems: r.problems }, 'config reload rejected; keeping the last good rules')
       return r.problems
     }
+    // Compared with what the servers actually bound, not with the last config loaded.
+    const changes = diffConfigs(config, r.config, bound)
     if (JSON.stringify(r.config.metrics ?? null) !== JSON.stringify(boundMetrics)) {
-      logger.warn({ wanted: r.config.metrics ?? 'on the health port' }, 'metrics takes effect at the next restart')
-    }
-    if (r.config.health.port !== bound.port || r.config.health.address !== bound.address) {
-      logger.warn({ now: `${bound.address}:${bound.port}`, wanted: `${r.config.health.address}:${r.config.health.port}` }, 'health.port and health.address take effect at the next restart; the LB probe keeps the current ones until then')
+      changes.restartNeeded.push(`metrics ${r.config.metrics ? `${r.config.metrics.address}:${r.config.metrics.port}` : 'on the health port'} takes effect at the next restart of fwdd; /metrics stays where it is until then`)
     }
     config = r.config
     if (azure) await azure.reconfigure(config)
     else if (needsAzure(config)) azure = await startAzure(config)
     await reconciler.reload(config)
-    logger.info('config reloaded')
-    return null
+    metrics.relabel()
+    logger.info({ changes: describeChanges(changes) }, 'config reloaded')
+    if (changes.restartNeeded.length > 0) logger.warn({ restartNeeded: changes.restartNeeded }, 'some changes wait for a restart of fwdd')
+    return changes
   }
   // A flood of `fwdctl rules` costs one iptables-save per second, not one per request.
   const rulesText = singleFlight(clock, 1000, () => applier.savedText())
@@ -222,7 +234,11 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   await listenControl(control, args.socket)
   await health.listen({ port: config.health.port, host: config.health.address })
   if (metricsServer && config.metrics) await metricsServer.listen({ port: config.metrics.port, host: config.metrics.address })
-  logger.info({ backend: backend.name, socket: args.socket, health: `${config.health.address}:${config.health.port}`, version: VERSION }, 'fwdd started')
+  logger.info({
+    backend: backend.name, socket: args.socket, health: `${config.health.address}:${config.health.port}`, version: VERSION,
+    ...(config.metrics ? { metrics: `${config.metrics.address}:${config.metrics.port}` } : {}),
+    listeners: config.listeners.map((l) => `${l.name} ${l.protocol}/${l.port}`),
+  }, 'fwdd started')
 
   const maxTimeout = Math.max(0, ...config.listeners.map((l) => l.check.timeoutMs))
   await reconciler.start(maxTimeout + 500)

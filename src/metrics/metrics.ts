@@ -2,11 +2,17 @@
  * fwdd's Prometheus metrics, served at `/metrics` on the network-facing health port.
  *
  * Target labels carry no address (CONTRACT.md: bodies on the health port carry no target
- * addresses). A target is labelled `<listener>/<n>`: by default `n` counts the targets of that
- * listener in the order this process first saw them and is never reused while it runs, so a series
- * always means one target. The daemon may pass `labelTarget` to derive labels from the config
- * position instead (stable across restarts and across the fleet). `targetLabels()` returns the
- * mapping so it can be shown through the control socket (`fwdctl status`), which is not network facing.
+ * addresses). The daemon passes `labelTarget`, which returns the target's stable label from the
+ * config (`TargetStatus.label`: `<listener>/<index or name>`, see src/reconcile/desired.ts), so the
+ * same label names the same server on every node and after restarts; `fwdctl status` shows it next
+ * to the address. After a reload moved targets, `relabel()` moves their series to the new labels.
+ * Without `labelTarget` (tests, or a target the daemon has no label for yet) a target is labelled
+ * `<listener>/seen-<n>`, n counting first sightings in this process, so it is never mistaken for a
+ * config position.
+ *
+ * promtool-clean: prom-client's default gauges `nodejs_active_{handles,requests,resources}_total`
+ * break the rule that only counters end in `_total` (`promtool check metrics` exits 3); they are
+ * dropped, as their per-type siblings without `_total` carry the same numbers.
  *
  * Rule counters come from the kernel and restart from zero whenever a rule is rewritten. They are
  * exposed as true counters: each reading adds its increase since the last one, and a reading below
@@ -31,8 +37,11 @@ export interface RuleCounterRow {
 export type SyncKind = 'full' | 'partial' | 'noop'
 
 export interface MetricsOptions {
-  /** Maps (listener, `ip:port`) to an address-free label; must not return an address (checked). */
-  labelTarget?(listener: string, target: string): string
+  /**
+   * Maps (listener, `ip:port`) to its stable, address-free label (checked), or undefined when the
+   * target is not known (yet).
+   */
+  labelTarget?(listener: string, target: string): string | undefined
   /** Add the process and Node.js metrics (RSS, CPU, event loop); default true. */
   defaultMetrics?: boolean
   /** Exposed as `fwdd_build_info{version}`. */
@@ -43,9 +52,14 @@ interface TargetEntry {
   listener: string
   target: string
   label: string
+  /** Last state set, so a relabelled target keeps its state series. */
+  state?: TargetState
   packets?: number
   bytes?: number
 }
+
+/** prom-client default gauges whose names end in `_total` (only counters may; promtool). */
+const NON_COUNTERS_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
 
 const IPV4 = /\b\d{1,3}(?:\.\d{1,3}){3}\b/
 
@@ -78,7 +92,10 @@ export class Metrics {
   private readonly inSync = new Gauge({ name: 'fwdd_rules_in_sync', help: '1 when the applied rules match the desired rules.', registers: [this.registry] })
 
   constructor(private readonly options: MetricsOptions = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry })
+      for (const name of NON_COUNTERS_NAMED_TOTAL) this.registry.removeSingleMetric(name)
+    }
     if (options.version !== undefined) {
       new Gauge({ name: 'fwdd_build_info', help: 'fwdd version.', labelNames: ['version'], registers: [this.registry] }).set({ version: options.version }, 1)
     }
@@ -100,7 +117,9 @@ export class Metrics {
 
   /** Sets the one-hot state gauge of a target. */
   setTargetHealth(listener: string, target: string, state: TargetState): void {
-    const label = this.targetLabel(listener, target)
+    const e = this.entry(listener, target)
+    e.state = state
+    const label = e.label
     for (const s of STATES) this.targetState.set({ listener, target: label, state: s }, s === state ? 1 : 0)
   }
 
@@ -188,6 +207,24 @@ export class Metrics {
     this.conntrack.remove(labels)
   }
 
+  /**
+   * Asks `labelTarget` again for every known target and moves the series of those whose label
+   * changed (a reload that reordered or renamed targets). Their counters restart under the new
+   * label, which `rate()` reads as a new series, never as a drop. Idempotent.
+   */
+  relabel(): void {
+    // Two passes: when two targets swap labels, removing the second must not drop the first's new series.
+    const moved = [...this.targets.values()].filter((e) => {
+      const now = this.options.labelTarget?.(e.listener, e.target)
+      return now !== undefined && now !== e.label
+    })
+    for (const e of moved) this.removeTarget(e.listener, e.target)
+    for (const e of moved) {
+      if (e.state !== undefined) this.setTargetHealth(e.listener, e.target, e.state)
+      else this.entry(e.listener, e.target)
+    }
+  }
+
   /** Removes every target not in `keep` (e.g. after a reload or DNS change). */
   retainTargets(keep: Iterable<{ listener: string; target: string }>): void {
     const wanted = new Set<string>()
@@ -222,14 +259,12 @@ export class Metrics {
     const key = keyOf(listener, target)
     let e = this.targets.get(key)
     if (e) return e
-    let label: string
-    if (this.options.labelTarget) {
-      label = this.options.labelTarget(listener, target)
-      if (IPV4.test(label)) throw new Error(`metrics label for a target of listener "${listener}" contains an address`)
-    } else {
+    let label = this.options.labelTarget?.(listener, target)
+    if (label !== undefined && IPV4.test(label)) throw new Error(`metrics label for a target of listener "${listener}" contains an address`)
+    if (label === undefined) {
       const n = this.nextIndex.get(listener) ?? 0
       this.nextIndex.set(listener, n + 1)
-      label = `${listener}/${n}`
+      label = `${listener}/seen-${n}`
     }
     e = { listener, target, label }
     this.targets.set(key, e)

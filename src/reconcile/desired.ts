@@ -17,8 +17,8 @@ export interface ResolvedTarget {
   address: string
   port: number
   weight: number
-  /** Stable name for metrics and alerts (`<listener>/<config position>`, or the target's `name`). */
-  label?: string
+  /** Stable label from the config (see `targetLabel`), the same on every node and after restarts. */
+  label: string
   /** Why it has no address, or why its addresses are stale (resolver or Azure error). */
   sourceError: string | null
 }
@@ -42,31 +42,52 @@ export function targetKey(listener: string, address: string, port: number): stri
   return `${listener}|${address}:${port}`
 }
 
-/** Expands every listener's target specs to concrete targets; drops forbidden DNS answers. */
+/**
+ * The label of a target, from the config alone: `<listener>/<name>` when the target has a `name:`,
+ * else `<listener>/<index in the listener's targets list>` (0-based). A DNS name or an IP Group
+ * yields several addresses; each gets `-<k>`, k its position among them in numeric order, so the
+ * same answer gives the same labels on every node. Never an address (the health port faces the
+ * network).
+ */
+export function targetLabel(listener: string, index: number, name: string | undefined, addressIndex?: number): string {
+  const base = `${listener}/${name ?? String(index)}`
+  return addressIndex === undefined ? base : `${base}-${addressIndex}`
+}
+
+const numericOrder = (a: string, b: string): number => {
+  const pa = a.split('.').map(Number)
+  const pb = b.split('.').map(Number)
+  for (let i = 0; i < 4; i++) if (pa[i] !== pb[i]) return (pa[i] ?? 0) - (pb[i] ?? 0)
+  return 0
+}
+
+/**
+ * Expands every listener's target specs to concrete targets, in config order; drops forbidden DNS
+ * answers. An address:port named twice keeps the first entry (and its label).
+ */
 export function resolveTargets(config: Config, world: WorldView): Map<string, ResolvedTarget[]> {
   const out = new Map<string, ResolvedTarget[]>()
   for (const l of config.listeners) {
     const list: ResolvedTarget[] = []
     const seen = new Set<string>()
-    const add = (host: string, address: string, port: number, weight: number, sourceError: string | null): void => {
+    const add = (host: string, address: string, port: number, weight: number, label: string, sourceError: string | null): void => {
       const key = targetKey(l.name, address, port)
       if (seen.has(key)) return
       seen.add(key)
-      list.push({ key, listener: l.name, host, address, port, weight, sourceError })
+      list.push({ key, listener: l.name, host, address, port, weight, label, sourceError })
     }
-    for (const t of l.targets) {
-      if (t.kind === 'host') {
-        if (isIpv4(t.host)) {
-          add(t.host, t.host, t.port, t.weight, null)
-          continue
-        }
-        const r = world.dns(t.host)
-        for (const a of r?.addresses ?? []) if (forbiddenTargetReason(a) === null) add(t.host, a, t.port, t.weight, r?.error ?? null)
-      } else {
-        const r = world.ipGroup(t.resourceId)
-        for (const a of r?.addresses ?? []) if (forbiddenTargetReason(a) === null) add(t.resourceId, a, t.port, t.weight, r?.error ?? null)
+    l.targets.forEach((t, i) => {
+      if (t.kind === 'host' && isIpv4(t.host)) {
+        add(t.host, t.host, t.port, t.weight, targetLabel(l.name, i, t.name), null)
+        return
       }
-    }
+      const host = t.kind === 'host' ? t.host : t.resourceId
+      const r = t.kind === 'host' ? world.dns(t.host) : world.ipGroup(t.resourceId)
+      const addresses = [...new Set(r?.addresses ?? [])].sort(numericOrder)
+      addresses.forEach((a, k) => {
+        if (forbiddenTargetReason(a) === null) add(host, a, t.port, t.weight, targetLabel(l.name, i, t.name, k), r?.error ?? null)
+      })
+    })
     out.set(l.name, list)
   }
   return out
@@ -144,6 +165,7 @@ export function listenerStatuses(config: Config, targets: Map<string, ResolvedTa
         const conns = input.connections?.(t.key)
         return {
           host: t.host,
+          label: t.label,
           address: t.address,
           port: t.port,
           state: h?.state ?? 'unknown',

@@ -170,9 +170,14 @@ function sendText(reply: FastifyReply, code: number, body: string): FastifyReply
  */
 export function buildServer(deps: HealthServerDeps): FastifyInstance {
   const t = { ...HEALTH_SERVER_TIMEOUTS, ...deps.timeouts }
-  const log = deps.logger === false || deps.logger === undefined ? undefined : deps.logger.child({ component: 'health-server' })
+  // Bound once: a logger that already carries the component (main.ts passes one) must not get it
+  // twice, as duplicate JSON keys break strict log parsers.
+  const log = deps.logger === false || deps.logger === undefined ? undefined
+    : deps.logger.bindings().component === undefined ? deps.logger.child({ component: 'health-server' }) : deps.logger
   const app = Fastify({
-    ...(log ? { loggerInstance: log as FastifyBaseLogger } : { logger: false }),
+    // fastify's own lines ("Server listening at ...", one per address) are info: at warn they are
+    // left out, and the daemon's single "fwdd started" line says what listens where.
+    ...(log ? { loggerInstance: log.child({}, { level: log.levelVal > 40 ? log.level : 'warn' }) as FastifyBaseLogger } : { logger: false }),
     logController: new LogController({ disableRequestLogging: true }),
     connectionTimeout: t.connectionTimeout,
     requestTimeout: t.requestTimeout,

@@ -14,7 +14,7 @@ t.test('a valid config gets defaults', async (t) => {
   const r = parseConfig(base(targets, 'sources: [10.0.1.0/26]\n'), 'c.yaml')
   t.ok(r.ok)
   if (!r.ok) return
-  t.same(r.config.health, { port: 8080, address: '0.0.0.0' })
+  t.same(r.config.health, { port: 8080, address: '0.0.0.0', probeSources: [] })
   t.same(r.config.listeners[0]?.check, { intervalMs: 1000, timeoutMs: 1000, fall: 2, rise: 2 })
   t.equal(r.config.listeners[0]?.protocol, 'tcp')
   t.equal(r.config.listeners[0]?.whenAllDown, 'reject')
@@ -63,4 +63,17 @@ t.test('every problem is listed in one run', async (t) => {
 t.test('DNS names and weights are accepted', async (t) => {
   const r = parseConfig(base('    targets:\n      - host: app.corp.example\n        port: 80\n        weight: 2.5\n'), 'c.yaml')
   t.ok(r.ok)
+})
+
+t.test('a target name: must be a label word and unique within its listener', async (t) => {
+  const yaml = (a: string, b: string) => `listeners:\n  - name: web\n    port: 8000\n    targets:\n      - { host: 198.18.1.2, port: 80, name: ${a} }\n      - { host: 198.18.2.2, port: 80, name: ${b} }\n`
+  const ok = parseConfig(yaml('primary', 'backup'), 'c.yaml')
+  t.ok(ok.ok)
+  if (ok.ok) t.same(ok.config.listeners[0]!.targets.map((x) => x.name), ['primary', 'backup'])
+  const dup = parseConfig(yaml('a', 'a'), 'c.yaml')
+  t.notOk(dup.ok)
+  if (!dup.ok) t.match(dup.problems, [{ path: 'listeners.0.targets.1.name', line: 6, message: /already the name of targets\.0/ }])
+  const bad = parseConfig(yaml('"198.18.1.2"', 'b'), 'c.yaml')
+  t.notOk(bad.ok, 'a name that looks like an address is refused (labels never carry addresses)')
+  if (!bad.ok) t.match(bad.problems, [{ path: 'listeners.0.targets.0.name' }])
 })

@@ -31,3 +31,39 @@ t.test('a missing socket rejects with DaemonUnreachableError saying not running'
   t.ok(err instanceof DaemonUnreachableError, 'DaemonUnreachableError')
   t.match((err as Error).message, /fwdd is not running/)
 })
+
+t.test('the status guard accepts a status and names the first wrong field', async (t) => {
+  const { statusProblem } = await import('../../src/control/status-guard.js')
+  const good = {
+    node: { ready: true, draining: false, inSync: true, lastSyncAt: null, lastError: null, version: '1', azure: { errors: [], warnings: [] } },
+    listeners: [{ name: 'web', protocol: 'tcp', port: 1, serving: true, targets: [{ host: 'h', label: 'web/0', address: '198.18.1.2', port: 80, state: 'healthy', since: 'x', lastError: null, weight: 1 }] }],
+    extra: 'a newer daemon may add fields',
+  }
+  t.equal(statusProblem(good), null)
+  const cases: Array<[string, (s: any) => void, string]> = [
+    ['not an object', () => {}, 'status: expected an object'],
+    ['node.ready', (s) => { s.node.ready = 'yes' }, 'node.ready: expected true or false'],
+    ['node.lastError', (s) => { s.node.lastError = 3 }, 'node.lastError: expected a string or null'],
+    ['azure.errors', (s) => { s.node.azure.errors = [1] }, 'node.azure.errors: expected a list of strings'],
+    ['listeners', (s) => { s.listeners = {} }, 'listeners: expected a list'],
+    ['protocol', (s) => { s.listeners[0].protocol = 'sctp' }, 'listeners.0.protocol: expected tcp|udp'],
+    ['target port', (s) => { s.listeners[0].targets[0].port = '80' }, 'listeners.0.targets.0.port: expected a number'],
+    ['target label', (s) => { s.listeners[0].targets[0].label = 0 }, 'listeners.0.targets.0.label: expected a string'],
+  ]
+  for (const [name, mutate, want] of cases) {
+    const s = name === 'not an object' ? 'text' : structuredClone(good)
+    mutate(s)
+    t.equal(statusProblem(s), want, name)
+  }
+})
+
+t.test('the reload reply guard', async (t) => {
+  const { isReloadReply } = await import('../../src/control/reload-reply.js')
+  const changes = { listeners: { added: [], removed: [], changed: [] }, targets: { added: [], removed: [] }, settings: [], restartNeeded: ['x'] }
+  t.ok(isReloadReply({ ok: true, changes }))
+  t.ok(isReloadReply({ ok: true }), 'an older daemon')
+  t.ok(isReloadReply({ ok: false, error: 'bad' }))
+  t.notOk(isReloadReply({ ok: false }))
+  t.notOk(isReloadReply({ ok: true, changes: { ...changes, restartNeeded: 'x' } }))
+  t.notOk(isReloadReply('ok'))
+})

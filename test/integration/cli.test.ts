@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
-import { FWDCTL, sleep, startDaemon, startServers, webConfig, type RunningDaemon } from '../helpers/daemon.js'
+import { FWDCTL, FWDD, sleep, startDaemon, startServers, webConfig, type RunningDaemon } from '../helpers/daemon.js'
 
 /** An hour: the daemon must not repair forwarding while the test looks at it. */
 const RESYNC_SECONDS = 3600
@@ -131,4 +131,40 @@ t.test('fwdctl status exit codes, the control socket, and doctor with IP forward
   const gone = await d.ctl(['status'])
   t.equal(gone.exitCode, 2, 'fwdctl status exits 2 once the daemon stopped')
   t.match(gone.stderr, /fwdd is not running/, 'saying fwdd is not running')
+
+  // Defect 1: `cleanup --dry-run` ran the cleanup for real. The stopped daemon left its rules in
+  // the kernel (as it must); the dry run lists them and the kernel is byte-for-byte unchanged.
+  const kernel = async (): Promise<string> => {
+    const out: string[] = []
+    for (const table of ['nat', 'filter']) out.push((await topo.exec(topo.node.ns, 'iptables-save', ['-t', table])).stdout.replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''))
+    return out.join('\n')
+  }
+  const before = await kernel()
+  t.match(before, /^:FWD-/m, 'the stopped daemon left its chains in place')
+  const dry = await ctlAt(topo, socket, ['cleanup', '--dry-run'])
+  t.equal(dry.exitCode, 0, 'cleanup --dry-run exits 0')
+  t.match(dry.stdout, /^dry run: would remove \(nothing changed\):\n/, 'says it is a dry run')
+  t.match(dry.stdout, /-t nat -X FWD-/, 'and lists the chains that would go')
+  t.match(dry.stdout, /-t nat -D PREROUTING .*-j FWD-/, 'and the jumps')
+  t.equal(await kernel(), before, 'defect 1: cleanup --dry-run changed nothing in the kernel')
+  for (const args of [['cleanup', '--dry-run', '--force'], ['cleanup', 'now'], ['cleanup', '--dryrun']]) {
+    const r = await ctlAt(topo, socket, args)
+    t.equal(r.exitCode, 64, `fwdctl ${args.join(' ')} is a usage error`)
+  }
+  t.equal(await kernel(), before, 'a mistyped cleanup changed nothing either')
+  const real = await ctlAt(topo, socket, ['cleanup'])
+  t.equal(real.exitCode, 0, 'cleanup exits 0')
+  t.notMatch(await kernel(), /FWD-/, 'the real cleanup removed every FWD- chain and jump')
+  const empty = await ctlAt(topo, socket, ['cleanup', '--dry-run'])
+  t.match(empty.stdout, /nothing to remove/, 'a dry run on a clean kernel says so')
+
+  // fwdd: strict too, and --version.
+  const version = await topo.exec(topo.node.ns, process.execPath, [FWDD, '--version'], { reject: false })
+  t.equal(version.exitCode, 0)
+  t.match(version.stdout, /^fwdd \d+\.\d+\.\d+$/, 'fwdd --version')
+  for (const args of [['--bogus'], ['stray'], ['--log-level', 'loud'], ['--config-from', 'imds', '--config', '/x']]) {
+    const r = await topo.exec(topo.node.ns, process.execPath, [FWDD, ...args], { reject: false })
+    t.equal(r.exitCode, 64, `fwdd ${args.join(' ')} exits 64`)
+    t.match(r.stderr, /^fwdd: .+\nusage: fwdd /, 'with the problem and the usage')
+  }
 })

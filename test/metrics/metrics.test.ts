@@ -13,18 +13,18 @@ async function samples(m: Metrics, name: string): Promise<string[]> {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).sort()
 }
 
-t.test('target labels are <listener>/<n>, stable, never reused, and the mapping is available', async (t) => {
+t.test('without a labeller, target labels are <listener>/seen-<n>, stable, never reused, and the mapping is available', async (t) => {
   const m = new Metrics({ defaultMetrics: false })
-  t.equal(m.targetLabel('web', A), 'web/0')
-  t.equal(m.targetLabel('web', B), 'web/1')
-  t.equal(m.targetLabel('web', A), 'web/0')
-  t.equal(m.targetLabel('dns', A), 'dns/0')
+  t.equal(m.targetLabel('web', A), 'web/seen-0')
+  t.equal(m.targetLabel('web', B), 'web/seen-1')
+  t.equal(m.targetLabel('web', A), 'web/seen-0')
+  t.equal(m.targetLabel('dns', A), 'dns/seen-0')
   m.removeTarget('web', A)
-  t.equal(m.targetLabel('web', A), 'web/2', 'a returning target gets a fresh series')
+  t.equal(m.targetLabel('web', A), 'web/seen-2', 'a returning target gets a fresh series')
   t.same(m.targetLabels(), [
-    { listener: 'dns', target: A, label: 'dns/0' },
-    { listener: 'web', target: B, label: 'web/1' },
-    { listener: 'web', target: A, label: 'web/2' },
+    { listener: 'dns', target: A, label: 'dns/seen-0' },
+    { listener: 'web', target: B, label: 'web/seen-1' },
+    { listener: 'web', target: A, label: 'web/seen-2' },
   ])
 })
 
@@ -41,15 +41,15 @@ t.test('target state is one-hot and transitions are counted', async (t) => {
   m.recordTransition('web', A, 'unknown', 'healthy')
   m.setTargetHealth('web', B, 'unhealthy')
   t.same(await samples(m, 'fwdd_target_state'), [
-    'fwdd_target_state{listener="web",target="web/0",state="healthy"} 1',
-    'fwdd_target_state{listener="web",target="web/0",state="unhealthy"} 0',
-    'fwdd_target_state{listener="web",target="web/0",state="unknown"} 0',
-    'fwdd_target_state{listener="web",target="web/1",state="healthy"} 0',
-    'fwdd_target_state{listener="web",target="web/1",state="unhealthy"} 1',
-    'fwdd_target_state{listener="web",target="web/1",state="unknown"} 0',
+    'fwdd_target_state{listener="web",target="web/seen-0",state="healthy"} 1',
+    'fwdd_target_state{listener="web",target="web/seen-0",state="unhealthy"} 0',
+    'fwdd_target_state{listener="web",target="web/seen-0",state="unknown"} 0',
+    'fwdd_target_state{listener="web",target="web/seen-1",state="healthy"} 0',
+    'fwdd_target_state{listener="web",target="web/seen-1",state="unhealthy"} 1',
+    'fwdd_target_state{listener="web",target="web/seen-1",state="unknown"} 0',
   ])
   t.same(await samples(m, 'fwdd_target_transitions_total'), [
-    'fwdd_target_transitions_total{listener="web",target="web/0",from="unknown",to="healthy"} 1',
+    'fwdd_target_transitions_total{listener="web",target="web/seen-0",from="unknown",to="healthy"} 1',
   ])
 })
 
@@ -60,12 +60,12 @@ t.test('rule counters accumulate increases and survive a rule rewrite (reset to 
   // Rules rewritten: A's counters start again from zero and have counted 3 packets since.
   m.setRuleCounters([{ listener: 'web', target: A, packets: 3, bytes: 180 }])
   t.same(await samples(m, 'fwdd_target_packets_total'), [
-    'fwdd_target_packets_total{listener="web",target="web/0"} 18',
-    'fwdd_target_packets_total{listener="web",target="web/1"} 1',
+    'fwdd_target_packets_total{listener="web",target="web/seen-0"} 18',
+    'fwdd_target_packets_total{listener="web",target="web/seen-1"} 1',
   ])
   t.same(await samples(m, 'fwdd_target_bytes_total'), [
-    'fwdd_target_bytes_total{listener="web",target="web/0"} 1680',
-    'fwdd_target_bytes_total{listener="web",target="web/1"} 60',
+    'fwdd_target_bytes_total{listener="web",target="web/seen-0"} 1680',
+    'fwdd_target_bytes_total{listener="web",target="web/seen-1"} 60',
   ])
   t.same(await samples(m, 'fwdd_listener_packets_total'), ['fwdd_listener_packets_total{listener="web"} 19'])
   t.same(await samples(m, 'fwdd_listener_bytes_total'), ['fwdd_listener_bytes_total{listener="web"} 1740'])
@@ -93,7 +93,7 @@ t.test('node-level gauges, counters and histograms', async (t) => {
   t.same(await samples(m, 'fwdd_reload_failures_total'), ['fwdd_reload_failures_total 1'])
   t.same(await samples(m, 'fwdd_drift_repairs_total'), ['fwdd_drift_repairs_total{kind="rules"} 1'])
   t.same(await samples(m, 'fwdd_build_info'), ['fwdd_build_info{version="1.2.3"} 1'])
-  t.same(await samples(m, 'fwdd_target_conntrack_entries'), ['fwdd_target_conntrack_entries{listener="web",target="web/0"} 42'])
+  t.same(await samples(m, 'fwdd_target_conntrack_entries'), ['fwdd_target_conntrack_entries{listener="web",target="web/seen-0"} 42'])
   t.same(await samples(m, 'fwdd_sync_duration_seconds_count'), ['fwdd_sync_duration_seconds_count{kind="full"} 1'])
   t.same(await samples(m, 'fwdd_check_duration_seconds_count'), ['fwdd_check_duration_seconds_count{listener="web",result="ok"} 1'])
   t.ok((await samples(m, 'fwdd_check_duration_seconds_bucket')).includes('fwdd_check_duration_seconds_bucket{le="0.005",listener="web",result="ok"} 1'))
@@ -111,8 +111,8 @@ t.test('removed targets and listeners lose their series', async (t) => {
   m.observeCheckLatency('dns', 0.001, false)
   m.retainTargets([{ listener: 'web', target: B }, { listener: 'dns', target: A }])
   let text = await m.text()
-  t.notMatch(text, /target="web\/0"/)
-  t.match(text, /fwdd_target_state\{listener="web",target="web\/1",state="healthy"\} 1/)
+  t.notMatch(text, /target="web\/seen-0"/)
+  t.match(text, /fwdd_target_state\{listener="web",target="web\/seen-1",state="healthy"\} 1/)
   t.match(text, /fwdd_listener_packets_total\{listener="web"\} 2/, 'listener totals keep what removed targets counted')
   m.retainListeners(['web'])
   text = await m.text()
@@ -135,7 +135,7 @@ t.test('no address ever appears in the exposition text, default metrics included
   }
   const text = await m.text()
   t.match(text, /process_resident_memory_bytes \d+/, 'default process metrics are collected')
-  t.match(text, /fwdd_target_state\{listener="dns",target="dns\/0",state="unhealthy"\} 1/)
+  t.match(text, /fwdd_target_state\{listener="dns",target="dns\/seen-0",state="unhealthy"\} 1/)
   t.notMatch(text, IPV4)
   t.equal(m.contentType, 'text/plain; version=0.0.4; charset=utf-8')
 })
@@ -146,4 +146,27 @@ t.test('two instances do not share a registry', async (t) => {
   a.incFailedReloads()
   t.same(await samples(a, 'fwdd_reload_failures_total'), ['fwdd_reload_failures_total 1'])
   t.same(await samples(b, 'fwdd_reload_failures_total'), ['fwdd_reload_failures_total 0'])
+})
+
+t.test('defect 2, labels map back to a server: the config label is used whatever order results arrive in', async (t) => {
+  // As the daemon wires it: the label comes from the config position (TargetStatus.label).
+  const labels = new Map([[`web|${A}`, 'web/0'], [`web|${B}`, 'web/1']])
+  const m = new Metrics({ defaultMetrics: false, labelTarget: (l, target) => labels.get(`${l}|${target}`) })
+  m.setTargetHealth('web', B, 'healthy') // B's result arrives first
+  m.setTargetHealth('web', A, 'healthy')
+  t.same(m.targetLabels(), [{ listener: 'web', target: A, label: 'web/0' }, { listener: 'web', target: B, label: 'web/1' }])
+  // A reload swapped the two targets in the config: relabel moves the series.
+  labels.set(`web|${A}`, 'web/1')
+  labels.set(`web|${B}`, 'web/0')
+  m.relabel()
+  m.relabel()
+  t.same(m.targetLabels(), [{ listener: 'web', target: B, label: 'web/0' }, { listener: 'web', target: A, label: 'web/1' }])
+  t.same(await samples(m, 'fwdd_target_state'), [
+    'fwdd_target_state{listener="web",target="web/0",state="healthy"} 1',
+    'fwdd_target_state{listener="web",target="web/0",state="unhealthy"} 0',
+    'fwdd_target_state{listener="web",target="web/0",state="unknown"} 0',
+    'fwdd_target_state{listener="web",target="web/1",state="healthy"} 1',
+    'fwdd_target_state{listener="web",target="web/1",state="unhealthy"} 0',
+    'fwdd_target_state{listener="web",target="web/1",state="unknown"} 0',
+  ], 'the state moves with the label')
 })

@@ -146,3 +146,28 @@ t.test('render input: rotation vs known; status serving', async (t) => {
   t.equal(st(true, true).serving, false, 'draining: not serving')
   t.equal(st(true, false, healthOf({ [A]: 'unhealthy', [B]: 'unhealthy' })).serving, false, 'no healthy target: not serving')
 })
+
+t.test('defect 2: target labels come from config order and name:, never from arrival order', async (t) => {
+  const c = config(`
+listeners:
+  - name: web
+    port: 8000
+    targets:
+      - { host: 198.18.1.2, port: 80 }
+      - { host: svc.test, port: 80 }
+      - { host: 198.18.2.2, port: 80, name: backup }
+      - { host: 198.18.1.2, port: 80 }
+`)
+  // The resolver's answer order varies between nodes and runs; labels must not.
+  for (const answer of [['198.18.3.20', '198.18.3.3'], ['198.18.3.3', '198.18.3.20']]) {
+    const targets = resolveTargets(c, world({ 'svc.test': { addresses: answer, error: null } })).get('web')!
+    t.same(targets.map((x) => [x.label, `${x.address}:${x.port}`]), [
+      ['web/0', '198.18.1.2:80'],
+      ['web/1-0', '198.18.3.3:80'],
+      ['web/1-1', '198.18.3.20:80'],
+      ['web/backup', '198.18.2.2:80'],
+    ], `answer ${answer.join(',')}: numeric order within the DNS entry; a repeated address keeps its first label`)
+    const statuses = listenerStatuses(c, new Map([['web', targets]]), new Map(), { inSync: true, draining: false, health: () => undefined })
+    t.same(statuses[0]!.targets.map((x) => x.label), ['web/0', 'web/1-0', 'web/1-1', 'web/backup'], 'the status carries the labels')
+  }
+})
