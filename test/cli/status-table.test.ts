@@ -100,7 +100,7 @@ t.test('colour on adds escapes but not visible text, and only then', async (t) =
   t.match(formatStatusTable(s, { color: true, now }), '\u001b[33mdraining\u001b[0m')
 })
 
-t.test('exit code: each degraded condition alone gives 1 (read from the daemon's verdicts, never re-derived)', async (t) => {
+t.test('exit code: each degraded condition alone gives 1 (read from the daemon verdicts, never re-derived)', async (t) => {
   const cases: Array<[string, (s: Status) => void]> = [
     ['draining', (s) => { s.node.draining = true; s.node.ready = false }],
     ['not in sync', (s) => { s.node.inSync = false; s.node.ready = false }],
