@@ -10,9 +10,14 @@ import { knownKeys, configSchema } from './schema.js'
 import { semanticProblems, type RawProblem } from './semantic.js'
 import { parseCidr, formatCidr } from './addresses.js'
 import { sizeProblem, treeProblem } from './limits.js'
+import { configWarnings } from './warnings.js'
 import type { Config, ConfigProblem, ListenerSpec, SourceSpec, TargetSpec } from './types.js'
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] }
+/**
+ * A checked config. `warnings` (likely mistakes, warnings.ts) come only with a valid config and
+ * never stop it from loading; `fwdd --check` prints them with `warning:` after the position.
+ */
+export type ConfigResult = { ok: true; config: Config; warnings: ConfigProblem[] } | { ok: false; problems: ConfigProblem[] }
 
 // verbose: errors carry their parent schema, so a bound's message can name both ends of the range.
 const ajv = new Ajv({ allErrors: true, strict: true, verbose: true })
@@ -81,7 +86,13 @@ function parseChecked(text: string, file: string): ConfigResult {
     located.sort((a, b) => a.line - b.line || a.col - b.col)
     return { ok: false, problems: located }
   }
-  return { ok: true, config: normalise(raw as RawConfig) }
+  const warnings = configWarnings(raw as Record<string, unknown>).map((p) => ({ file, ...locate(doc, p, at), path: p.path.join('.'), message: p.message }))
+  return { ok: true, config: normalise(raw as RawConfig), warnings }
+}
+
+/** Formats warnings one per line: `PATH:LINE:COL: warning: field: message`. */
+export function formatWarnings(warnings: readonly ConfigProblem[]): string {
+  return warnings.map((p) => `${p.file}:${p.line}:${p.col}: warning: ${p.path}: ${p.message}`).join('\n')
 }
 
 /** Formats problems one per line, as `fwdd --check` prints them. */

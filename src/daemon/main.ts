@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import cron from 'node-cron'
 import { pino, type Logger } from 'pino'
-import { formatProblems, loadConfigFile } from '../config/load.js'
+import { formatProblems, formatWarnings, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import { Applier } from '../dataplane/applier.js'
 import { detectBackend } from '../dataplane/backend.js'
@@ -52,6 +52,7 @@ export async function runDaemon(argv: string[], io: DaemonIo, env: NodeJS.Proces
   if (args.check) {
     const r = await loadConfigFile(args.config)
     if (r.ok) {
+      if (r.warnings.length > 0) io.stderr(`${formatWarnings(r.warnings)}\n`)
       io.stdout(`${args.config}: ok (${r.config.listeners.length} listener${r.config.listeners.length === 1 ? '' : 's'})\n`)
       return 0
     }
