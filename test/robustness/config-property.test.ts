@@ -18,7 +18,13 @@ const listener = fc.record({
   whenAllDown: fc.constantFrom('reject', 'all', 'none'),
 }, { requiredKeys: ['name', 'port', 'targets'] })
 const config = fc.record({ listeners: fc.array(listener, { maxLength: 4 }), sources: fc.array(fc.oneof(fc.constant('10.0.1.0/26'), fc.string({ maxLength: 12 }))), bogus: anyValue }, { requiredKeys: ['listeners'] })
+// Within the schema: valid listeners on distinct ports, so a share of the cases must be accepted.
+const valid = fc.uniqueArray(fc.integer({ min: 1, max: 8079 }), { minLength: 1, maxLength: 5 }).chain((ports) => fc.tuple(...ports.map((p, i) => fc.record({
+  name: fc.constant(`l${i}`), port: fc.constant(p), protocol: fc.constantFrom('tcp', 'udp'),
+  targets: fc.array(fc.record({ host: fc.constantFrom('198.18.1.10', '198.18.1.11', 'app.corp.example'), port: fc.integer({ min: 1, max: 65535 }), weight: fc.integer({ min: 1, max: 1000 }) }), { minLength: 1, maxLength: 3 }),
+})))).map((listeners) => stringify({ listeners }))
 const text = fc.oneof(
+  valid,
   config.map((c) => stringify(c)),
   // Beyond the schema: damaged YAML (a slice replaced by YAML punctuation and aliases).
   fc.tuple(config.map((c) => stringify(c)), fc.nat(), fc.constantFrom('*a', '&a', ': ', '- ', '[', '{', '"', '\t', '---\n', '? ', '!!str ', '<<: *a\n')).map(([s, i, junk]) => s.slice(0, i % (s.length + 1)) + junk + s.slice(i % (s.length + 1))),
@@ -36,5 +42,6 @@ t.test('property: every generated config passes or is refused with a position, n
     return r.problems.length > 0 && r.problems.every((p) => p.line >= 1 && p.col >= 1 && p.path !== '(internal)')
   }), { numRuns: runs })
   t.equal(figures.crashes, 0)
+  t.ok(figures.accepted > 0 && figures.rejected > 0, 'both outcomes occur, so the property is not vacuous')
   t.comment(`property figures: ${JSON.stringify(figures)}`)
 })
