@@ -3,23 +3,35 @@
  * it into the typed `Config` with defaults filled in. Every problem carries the line and column of
  * the offending key or value, so `fwdd --check` can print `PATH:LINE:COL: field.path: message`.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { Ajv, type ErrorObject } from 'ajv'
 import { LineCounter, isMap, isNode, isScalar, parseDocument, type Document, type Node } from 'yaml'
 import { knownKeys, configSchema } from './schema.js'
 import { semanticProblems, type RawProblem } from './semantic.js'
 import { parseCidr, formatCidr } from './addresses.js'
+import { sizeProblem, treeProblem } from './limits.js'
+import { configWarnings } from './warnings.js'
 import type { Config, ConfigProblem, ListenerSpec, SourceSpec, TargetSpec } from './types.js'
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] }
+/**
+ * A checked config. `warnings` (likely mistakes, warnings.ts) come only with a valid config and
+ * never stop it from loading; `fwdd --check` prints them with `warning:` after the position.
+ */
+export type ConfigResult = { ok: true; config: Config; warnings: ConfigProblem[] } | { ok: false; problems: ConfigProblem[] }
 
-const ajv = new Ajv({ allErrors: true, strict: true })
+// verbose: errors carry their parent schema, so a bound's message can name both ends of the range.
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true })
 const validate = ajv.compile(configSchema)
 
-/** Reads and validates a config file. A missing or unreadable file is one problem at 1:1. */
+/**
+ * Reads and validates a config file. A missing, unreadable or too large file is one problem at 1:1;
+ * the size is checked before the file is read, so a huge file costs no memory.
+ */
 export async function loadConfigFile(file: string): Promise<ConfigResult> {
   let text: string
   try {
+    const tooBig = sizeProblem((await stat(file)).size)
+    if (tooBig) return { ok: false, problems: [{ file, line: 1, col: 1, path: '(file)', message: tooBig }] }
     text = await readFile(file, 'utf8')
   } catch (err: unknown) {
     const code = err instanceof Error && 'code' in err ? String(err.code) : 'error'
@@ -28,8 +40,22 @@ export async function loadConfigFile(file: string): Promise<ConfigResult> {
   return parseConfig(text, file)
 }
 
-/** Validates config text; `file` only labels the problems. Never throws. */
+/**
+ * Validates config text; `file` only labels the problems. Never throws: a failure inside the
+ * checks themselves becomes one problem at 1:1 (path `(internal)`) rather than a stack trace.
+ */
 export function parseConfig(text: string, file: string): ConfigResult {
+  const tooBig = sizeProblem(Buffer.byteLength(text, 'utf8'))
+  if (tooBig) return { ok: false, problems: [{ file, line: 1, col: 1, path: '(file)', message: tooBig }] }
+  try {
+    return parseChecked(text, file)
+  } catch (err: unknown) {
+    const why = err instanceof Error ? err.message : String(err)
+    return { ok: false, problems: [{ file, line: 1, col: 1, path: '(internal)', message: `fwdd could not check this config (${why}); simplify the part you changed last and report this` }] }
+  }
+}
+
+function parseChecked(text: string, file: string): ConfigResult {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const at = (offset: number): { line: number; col: number } => {
@@ -42,7 +68,11 @@ export function parseConfig(text: string, file: string): ConfigResult {
       problems: doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: '(yaml)', message: `${e.message.split('\n')[0]}; fix the YAML syntax` })),
     }
   }
-  const raw: unknown = doc.toJS() ?? {}
+  const tree = treeProblem(doc)
+  if (tree) return { ok: false, problems: [{ file, ...at(tree.offset), path: tree.path, message: tree.message }] }
+  // treeProblem() bounded what aliases expand to and ruled out unresolved or circular ones, so
+  // yaml's own alias counter (which also refuses 101 plain `*std` reuses) is switched off.
+  const raw: unknown = doc.toJS({ maxAliasCount: -1 }) ?? {}
   const problems: RawProblem[] = []
   if (!validate(raw)) problems.push(...schemaProblems(validate.errors ?? [], raw))
   // Semantic rules run even when the schema failed, so one --check run lists every problem; a path
@@ -56,7 +86,13 @@ export function parseConfig(text: string, file: string): ConfigResult {
     located.sort((a, b) => a.line - b.line || a.col - b.col)
     return { ok: false, problems: located }
   }
-  return { ok: true, config: normalise(raw as RawConfig) }
+  const warnings = configWarnings(raw as Record<string, unknown>).map((p) => ({ file, ...locate(doc, p, at), path: p.path.join('.'), message: p.message }))
+  return { ok: true, config: normalise(raw as RawConfig), warnings }
+}
+
+/** Formats warnings one per line: `PATH:LINE:COL: warning: field: message`. */
+export function formatWarnings(warnings: readonly ConfigProblem[]): string {
+  return warnings.map((p) => `${p.file}:${p.line}:${p.col}: warning: ${p.path}: ${p.message}`).join('\n')
 }
 
 /** Formats problems one per line, as `fwdd --check` prints them. */
@@ -150,12 +186,9 @@ function schemaProblems(errors: ErrorObject[], raw: unknown): RawProblem[] {
         break
       case 'minimum':
       case 'maximum':
-      case 'exclusiveMinimum': {
-        const field = String(path[path.length - 1])
-        const range = field === 'port' ? 'from 1 to 65535' : field === 'weight' ? 'greater than 0 (at most 1000)' : `within ${rangeOf(e)}`
-        problem = { path, message: `${describe(valueAt(raw, path))} is out of range; write a number ${range}` }
+      case 'exclusiveMinimum':
+        problem = { path, message: `${describe(valueAt(raw, path))} is out of range; write a number ${rangeOf(e)}` }
         break
-      }
       case 'enum':
         problem = { path, message: `${describe(valueAt(raw, path))} is not allowed; write one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}` }
         break
@@ -182,9 +215,14 @@ function schemaProblems(errors: ErrorObject[], raw: unknown): RawProblem[] {
   return [...out.entries()].filter(([k]) => !anyOfPaths.some((a) => k !== a && k.startsWith(`${a}.`))).map(([, p]) => p)
 }
 
+/** The whole allowed range in words ("from 5 to 86400"), whichever end the value missed. */
 function rangeOf(e: ErrorObject): string {
-  const p = e.params as { limit?: number; comparison?: string }
-  return `${p.comparison ?? ''} ${p.limit ?? ''}`.trim()
+  const s = (e.parentSchema ?? {}) as { minimum?: number; maximum?: number; exclusiveMinimum?: number }
+  if (s.exclusiveMinimum !== undefined) return `greater than ${s.exclusiveMinimum}${s.maximum !== undefined ? ` (at most ${s.maximum})` : ''}`
+  if (s.minimum !== undefined && s.maximum !== undefined) return `from ${s.minimum} to ${s.maximum}`
+  if (s.minimum !== undefined) return `of at least ${s.minimum}`
+  if (s.maximum !== undefined) return `of at most ${s.maximum}`
+  return 'in the allowed range'
 }
 
 function article(type: string): string {

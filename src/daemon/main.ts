@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { createLogger, type LoggerOptions } from './logger.js'
 import { diffConfigs } from '../reconcile/config-diff.js'
 import { describeChanges, type ConfigChanges } from '../control/reload-reply.js'
-import { formatProblems, loadConfigFile } from '../config/load.js'
+import { formatProblems, formatWarnings, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import { Applier } from '../dataplane/applier.js'
 import { detectBackend } from '../dataplane/backend.js'
@@ -60,6 +60,7 @@ export async function runDaemon(argv: string[], io: DaemonIo, env: NodeJS.Proces
   if (args.check) {
     const r = await loadConfigFile(args.config)
     if (r.ok) {
+      if (r.warnings.length > 0) io.stderr(`${formatWarnings(r.warnings)}\n`)
       io.stdout(`${args.config}: ok (${r.config.listeners.length} listener${r.config.listeners.length === 1 ? '' : 's'})\n`)
       return 0
     }

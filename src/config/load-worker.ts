@@ -1,0 +1,43 @@
+/**
+ * Parses a config on a worker thread, so a large file (up to the limits in limits.ts) does not
+ * stall the daemon's event loop: `/lb` and `/health` keep answering while it parses (issue 13
+ * item 6). Same result type as loadConfigFile / parseConfig; the worker ends after one config.
+ * The module is its own worker script: loaded as a worker it parses `workerData` and posts back.
+ */
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { loadConfigFile, parseConfig, type ConfigResult } from './load.js'
+
+/** What to parse: a file (read in the worker) or text such as IMDS userData, labelled `file`. */
+export type ConfigInput = { file: string } | { text: string; file: string }
+
+interface Job { fwddConfigJob: ConfigInput }
+
+/**
+ * Loads a config off the event loop. Never rejects: a worker that cannot start or dies (out of
+ * memory) becomes one problem at 1:1 naming what happened.
+ */
+export function loadConfigOffThread(input: ConfigInput): Promise<ConfigResult> {
+  return new Promise((resolve) => {
+    let settled = false
+    const done = (r: ConfigResult): void => { if (!settled) { settled = true; resolve(r) } }
+    const fail = (why: string): void => done({ ok: false, problems: [{ file: input.file, line: 1, col: 1, path: '(internal)', message: `the config parser stopped (${why}); check the file's size and structure` }] })
+    let worker: Worker
+    try {
+      // Heap bounded so a pathological config cannot take the daemon's memory with it.
+      worker = new Worker(new URL(import.meta.url), { workerData: { fwddConfigJob: input } satisfies Job, resourceLimits: { maxOldGenerationSizeMb: 512 } })
+    } catch (err: unknown) {
+      fail(err instanceof Error ? err.message : String(err))
+      return
+    }
+    worker.once('message', (r: ConfigResult) => done(r))
+    worker.once('error', (err) => fail(err.message))
+    worker.once('exit', (code) => fail(`exit code ${code}`))
+  })
+}
+
+if (!isMainThread && parentPort && (workerData as Partial<Job> | null)?.fwddConfigJob) {
+  const job = (workerData as Job).fwddConfigJob
+  const port = parentPort
+  const run = async (): Promise<ConfigResult> => ('text' in job ? parseConfig(job.text, job.file) : loadConfigFile(job.file))
+  void run().then((r) => port.postMessage(r))
+}

@@ -1,0 +1,24 @@
+// loadConfigOffThread (issue 13 item 6): the same result as parseConfig, and the event loop keeps
+// running while a large config parses. Uses dist/ (built by `npm test` before tap), as the worker
+// runs the compiled module.
+import t from 'tap'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { ROOT } from '../helpers/daemon.js'
+
+type Mod = typeof import('../../src/config/load-worker.js')
+const { loadConfigOffThread } = (await import(pathToFileURL(path.join(ROOT, 'dist/config/load-worker.js')).href)) as Mod
+
+t.test('off-thread load: same result as on-thread, and the loop keeps ticking', async (t) => {
+  const bad = await loadConfigOffThread({ text: 'listeners: *x\n', file: 'c.yaml' })
+  t.notOk(bad.ok)
+  if (!bad.ok) t.equal(bad.problems[0]?.line, 1)
+  const big = `listeners:\n${Array.from({ length: 2000 }, (_, i) => `  - { name: l${i}, port: ${1000 + i}, targets: [{ host: 198.18.1.10, port: 80 }] }\n`).join('')}`
+  let ticks = 0
+  const iv = setInterval(() => ticks++, 5)
+  const r = await loadConfigOffThread({ text: big, file: 'big.yaml' })
+  clearInterval(iv)
+  t.ok(r.ok)
+  if (r.ok) t.equal(r.config.listeners.length, 2000)
+  t.ok(ticks > 5, `timers ran while parsing (${ticks} ticks)`)
+})
