@@ -17,6 +17,8 @@ export const APPLY_FAILING_UNHEALTHY_MS = 60_000
 export interface TrafficReadings {
   counters?: ReadonlyMap<string, { bytes: number; packets: number }>
   connections?: ReadonlyMap<string, number>
+  /** Every forwarded flow (fwdd's connmark), summed over targets: the scheduled-event drain waits for 0. */
+  totalFlows?: number
 }
 
 export interface StatusContext {
