@@ -11,7 +11,7 @@ import { LB_NOTICE_MS } from '../../src/azure/scheduled-event-decision.js'
 
 installLoopbackGuard()
 
-async function setup(t: Tap.Test) {
+async function setup(t: { teardown(fn: () => unknown): void }) {
   const imds = new FakeImds({ ...INSTANCE })
   await imds.listen()
   t.teardown(() => imds.close())
