@@ -62,7 +62,18 @@ export interface NodeStatus {
   health?: { healthy: boolean; reasons: string[] }
   /** Why syncs fail, by kind (`read`, `apply`, `reload`); absent kinds are fine. */
   errors?: Partial<Record<'read' | 'apply' | 'reload', string>>
+  /** True while drained for any reason in `drainReasons`. */
   draining: boolean
+  /** Why the node drains: `operator` (fwdctl drain, persisted) and/or `scheduled-event`; empty when not. */
+  drainReasons?: string[]
+  /**
+   * The Azure Scheduled Event this node drains for (Terminate, Reboot, Redeploy, Preempt naming this
+   * instance), null when none. `flowsLeft`: forwarded flows at the last reading (null: unreadable);
+   * `approved`: fwdd has sent the early StartRequests approval.
+   */
+  scheduledEvent?: { id: string; type: string; notBefore: string | null; status: string; flowsLeft: number | null; approved: boolean } | null
+  /** Why the last read of Scheduled Events failed (IMDS down: a warning, never a drain); null when fine. Absent when the feature is off. */
+  scheduledEventsError?: string | null
   inSync: boolean
   lastSyncAt: string | null
   lastError: string | null

@@ -260,7 +260,7 @@ interface RawConfig {
   sources?: Array<string | { privateLinkService: string }>
   listeners: RawListener[]
   sync?: { resyncSeconds?: number; minIntervalMs?: number }
-  azure?: { identityClientId?: string; refreshSeconds?: number }
+  azure?: { identityClientId?: string; refreshSeconds?: number; scheduledEvents?: boolean }
 }
 
 function normalise(raw: RawConfig): Config {
@@ -298,6 +298,7 @@ function normalise(raw: RawConfig): Config {
     config.azure = {
       refreshSeconds: raw.azure.refreshSeconds ?? 60,
       ...(raw.azure.identityClientId ? { identityClientId: raw.azure.identityClientId } : {}),
+      ...(raw.azure.scheduledEvents !== undefined ? { scheduledEvents: raw.azure.scheduledEvents } : {}),
     }
   }
   return config

@@ -91,6 +91,7 @@ export const configSchema = {
       properties: {
         identityClientId: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
         refreshSeconds: { type: 'integer', minimum: 5, maximum: 86400 },
+        scheduledEvents: { type: 'boolean' },
       },
     },
   },

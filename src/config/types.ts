@@ -82,6 +82,8 @@ export interface MetricsSpec {
 export interface AzureSpec {
   identityClientId?: string
   refreshSeconds: number
+  /** Drain on Azure Scheduled Events (Terminate, Reboot, Redeploy, Preempt); absent means on. */
+  scheduledEvents?: boolean
 }
 
 /** How the reconcile loop paces itself (fwdd extension; both keys optional). */

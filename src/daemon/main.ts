@@ -36,6 +36,7 @@ import { trafficReader } from './traffic.js'
 import { DAEMON_USAGE, parseDaemonArgs, type DaemonArgs } from './args.js'
 import { metricsHooks, refreshMetrics } from './observe.js'
 import { azureStatus, fileSource, needsAzure, type ConfigSource } from './config-source.js'
+import { startScheduledEvents, wantsScheduledEvents } from './scheduled-events-wiring.js'
 
 export interface DaemonIo {
   stdout(text: string): void
@@ -145,7 +146,8 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }
   await checkForwarding(true)
 
-  const statusContext = () => ({ version: VERSION, backend: backend.name, configSource: source.describe(), azure: azureStatus(azure, source) })
+  let events: { lastError: string | null; stop(): void } | undefined
+  const statusContext = () => ({ version: VERSION, backend: backend.name, configSource: source.describe(), azure: azureStatus(azure, source), ...(events ? { scheduledEventsError: events.lastError } : {}) })
   // The LB probes and the health extension ask often; building the status is O(listeners), so it is
   // rebuilt only when the state changed, or after a second (staleness is a matter of time).
   let cached: { at: number; version: number; value: Status } | null = null
@@ -254,12 +256,19 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   })
   scheduler.every('ip-forwarding', IP_FORWARD_CHECK_MS, () => checkForwarding(false))
 
+  // Scheduled Events (issue 16): a Terminate/Reboot/Redeploy/Preempt for this instance drains it
+  // (a second reason beside the operator's drain) and is approved once no forwarded flow is left.
+  events = wantsScheduledEvents(config, args.configFrom)
+    ? startScheduledEvents({ env, clock, logger, reconciler, flows: async () => (await readTraffic(reconciler.state)).totalFlows })
+    : undefined
+
   return await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'stopping; rules stay in the kernel so forwarding goes on')
       scheduler.stop()
       reconciler.stop()
       azure?.stop()
+      events?.stop()
       source.stop()
       process.off('unhandledRejection', onStray)
       void Promise.allSettled([health.close(), control.close(), metricsServer?.close()]).then(() => resolve(0))

@@ -31,6 +31,7 @@ export function refreshMetrics(status: Status, metrics: Metrics): void {
   const rows = []
   metrics.setInSync(status.node.inSync)
   metrics.setDraining(status.node.draining)
+  metrics.setScheduledEvent(status.node.drainReasons ?? [], status.node.scheduledEvent ?? null)
   for (const l of status.listeners) {
     for (const t of l.targets) {
       const target = `${t.address}:${t.port}`

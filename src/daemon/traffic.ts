@@ -32,11 +32,12 @@ export function trafficReader(clock: Clock, sources: TrafficSources): (state: Re
   return async (state) => {
     const { counters, flows } = await kernel.get()
     if (!flows) return counters ? { counters } : {}
+    const totalFlows = [...flows.values()].reduce((a, b) => a + b, 0)
     const connections = new Map<string, number>()
     for (const t of state.index.byKey.values()) {
       const protocol = state.index.listeners.get(t.listener)?.protocol ?? 'tcp'
       connections.set(t.key, flows.get(`${t.address}:${t.port}/${protocol}`) ?? 0)
     }
-    return counters ? { counters, connections } : { connections }
+    return counters ? { counters, connections, totalFlows } : { connections, totalFlows }
   }
 }

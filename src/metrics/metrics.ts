@@ -88,7 +88,10 @@ export class Metrics {
   private readonly driftRepairs = new Counter({ name: 'fwdd_drift_repairs_total', help: 'Times a resync found the kernel differing from the desired rules and repaired it.', labelNames: ['kind'], registers: [this.registry] })
   private readonly failedApplies = new Counter({ name: 'fwdd_apply_failures_total', help: 'Rule set applies that failed.', registers: [this.registry] })
   private readonly failedReloads = new Counter({ name: 'fwdd_reload_failures_total', help: 'Config reloads that failed (the old config stays in force).', registers: [this.registry] })
-  private readonly draining = new Gauge({ name: 'fwdd_draining', help: '1 while the node is drained by the operator.', registers: [this.registry] })
+  private readonly draining = new Gauge({ name: 'fwdd_draining', help: '1 while the node drains, for any reason in fwdd_drain_reason.', registers: [this.registry] })
+  private readonly drainReason = new Gauge({ name: 'fwdd_drain_reason', help: '1 for each reason the node drains now (operator, scheduled-event), 0 otherwise.', labelNames: ['reason'], registers: [this.registry] })
+  private readonly scheduledEvent = new Gauge({ name: 'fwdd_scheduled_event_pending', help: '1 while an Azure Scheduled Event takes this node away (labelled with its type and whether fwdd approved it).', labelNames: ['type', 'approved'], registers: [this.registry] })
+  private readonly flowsLeft = new Gauge({ name: 'fwdd_scheduled_event_flows_left', help: 'Forwarded flows left while a scheduled event drains the node (absent when none or unreadable).', registers: [this.registry] })
   private readonly inSync = new Gauge({ name: 'fwdd_rules_in_sync', help: '1 when the applied rules match the desired rules.', registers: [this.registry] })
 
   constructor(private readonly options: MetricsOptions = {}) {
@@ -187,6 +190,16 @@ export class Metrics {
 
   setDraining(draining: boolean): void {
     this.draining.set(draining ? 1 : 0)
+  }
+
+  /** The drain reasons and the pending scheduled event (status.node), replacing the previous ones. */
+  setScheduledEvent(reasons: readonly string[], event: { type: string; approved: boolean; flowsLeft: number | null } | null): void {
+    for (const reason of ['operator', 'scheduled-event']) this.drainReason.set({ reason }, reasons.includes(reason) ? 1 : 0)
+    this.scheduledEvent.reset()
+    this.flowsLeft.reset()
+    if (!event) return
+    this.scheduledEvent.set({ type: event.type, approved: String(event.approved) }, 1)
+    if (event.flowsLeft !== null) this.flowsLeft.set(event.flowsLeft)
   }
 
   setInSync(inSync: boolean): void {

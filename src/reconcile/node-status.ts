@@ -7,7 +7,7 @@
 import type { ListenerSpec } from '../config/types.js'
 import type { ListenerStatus, NodeStatus, Status, TargetStatus } from '../status.js'
 import { isCheckable, type ResolvedTarget } from './desired.js'
-import { healthOf, type ReconcilerState } from './state.js'
+import { healthOf, isDraining, type ReconcilerState } from './state.js'
 import { failingForMs, isInSync, lastErrorOf, oldestPending } from './sync-health.js'
 
 /** A failing apply makes the node itself Unhealthy on `/health` only after this long (README). */
@@ -17,6 +17,8 @@ export const APPLY_FAILING_UNHEALTHY_MS = 60_000
 export interface TrafficReadings {
   counters?: ReadonlyMap<string, { bytes: number; packets: number }>
   connections?: ReadonlyMap<string, number>
+  /** Every forwarded flow (fwdd's connmark), summed over targets: the scheduled-event drain waits for 0. */
+  totalFlows?: number
 }
 
 export interface StatusContext {
@@ -30,11 +32,13 @@ export interface StatusContext {
   backend?: string
   configSource?: string
   azure?: { errors: string[]; warnings: string[] }
+  /** The Scheduled Events poller's last read error (null: fine); undefined when the poller is off. */
+  scheduledEventsError?: string | null
 }
 
 /** Why a listener does not serve, or null when it does. Order matters: the first reason is reported. */
 export function listenerReason(l: ListenerSpec, targets: readonly ResolvedTarget[], state: ReconcilerState, inSync: boolean): string | null {
-  if (state.draining) return 'draining'
+  if (isDraining(state)) return 'draining'
   if (!inSync) return 'not-in-sync'
   if (targets.length === 0) return 'no-targets'
   if (!isCheckable(l)) return null
@@ -90,8 +94,10 @@ export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic:
     }
   })
   const node: NodeStatus = {
-    ready: inSync && !state.draining && listeners.every((l) => l.serving),
-    draining: state.draining,
+    ready: inSync && !isDraining(state) && listeners.every((l) => l.serving),
+    draining: isDraining(state),
+    drainReasons: [...(state.draining ? ['operator'] : []), ...(state.eventDrain ? ['scheduled-event'] : [])],
+    scheduledEvent: state.eventDrain ? { ...state.eventDrain } : null,
     inSync,
     lastSyncAt: state.lastSyncWallAt === null ? null : new Date(state.lastSyncWallAt).toISOString(),
     lastError: lastErrorOf(state.sync),
@@ -103,6 +109,7 @@ export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic:
     ...(ctx.backend ? { backend: ctx.backend } : {}),
     ...(ctx.configSource ? { configSource: ctx.configSource } : {}),
     ...(ctx.azure ? { azure: ctx.azure } : {}),
+    ...(ctx.scheduledEventsError !== undefined ? { scheduledEventsError: ctx.scheduledEventsError } : {}),
   }
   return { node, listeners }
 }

@@ -20,7 +20,7 @@ import type { Status } from '../status.js'
 import { renderInputOf, resolveSources, type ResolvedTarget, type WorldView } from './desired.js'
 import { FlowCutter, type FlowDeleter } from './flow-cutter.js'
 import { buildStatus, type StatusContext, type TrafficReadings } from './node-status.js'
-import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type ReconcilerState } from './state.js'
+import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type EventDrainState, type ReconcilerState } from './state.js'
 import { applied, failed, queued, syncStarted, withError } from './sync-health.js'
 import { SyncRunner } from './sync-runner.js'
 
@@ -173,6 +173,11 @@ export class Reconciler {
   /** Draining: every listener reports not serving (the LB stops sending new flows); forwarding goes on. */
   setDraining(draining: boolean): void {
     if (draining !== this.current.draining) this.update((s) => ({ ...s, draining }))
+  }
+
+  /** A scheduled event drains (or, with null, stops draining) the node beside the operator's drain. */
+  setEventDrain(eventDrain: EventDrainState | null): void {
+    if (JSON.stringify(eventDrain) !== JSON.stringify(this.current.eventDrain ?? null)) this.update((s) => ({ ...s, eventDrain }))
   }
 
   /** Whether net.ipv4.ip_forward is on, as the daemon last read it. */

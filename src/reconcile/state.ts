@@ -63,6 +63,11 @@ export interface ReconcilerState {
   toCut: ReadonlySet<string>
   sync: SyncHealth
   draining: boolean
+  /**
+   * A second drain reason beside the operator's `draining`: an Azure Scheduled Event that takes the
+   * node away (azure/scheduled-events.ts). Not persisted: IMDS lists the event again after a restart.
+   */
+  eventDrain: EventDrainState | null
   ipForwarding: boolean
   /** False until the first round of checks is in (or its bound passed): no sync before. */
   started: boolean
@@ -70,6 +75,21 @@ export interface ReconcilerState {
   driftRepairs: number
   /** Wall time of the last successful sync, for display. */
   lastSyncWallAt: number | null
+}
+
+/** The scheduled event this node drains for (the shape of `NodeStatus.scheduledEvent`). */
+export interface EventDrainState {
+  id: string
+  type: string
+  notBefore: string | null
+  status: string
+  flowsLeft: number | null
+  approved: boolean
+}
+
+/** Whether the node drains for any reason (operator or scheduled event). */
+export function isDraining(state: Pick<ReconcilerState, 'draining' | 'eventDrain'>): boolean {
+  return state.draining || state.eventDrain != null
 }
 
 /** Builds the target index for a config and what is known about the world. */
@@ -107,6 +127,7 @@ export function initialState(config: Config, world: WorldView, opts: { draining?
     toCut: new Set(),
     sync: initialSyncHealth,
     draining: opts.draining ?? false,
+    eventDrain: null,
     ipForwarding: true,
     started: false,
     driftRepairs: 0,

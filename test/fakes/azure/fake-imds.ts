@@ -37,6 +37,11 @@ export class FakeImds {
   userAssignedClientIds = new Set<string>(['11111111-2222-3333-4444-555555555555'])
   systemAssignedEnabled = true
   userData = ''
+  /** Scheduled events served at `/metadata/scheduledevents` (as IMDS lists them). */
+  scheduledEvents: Array<Record<string, unknown>> = []
+  /** EventIds approved by a `POST` of `StartRequests`, in order; an approved event turns `Started`. */
+  readonly approvals: string[] = []
+  private incarnation = 1
   instance: FakeInstance
   private faults: Array<{ path: RegExp; fault: ImdsFault }> = []
   private server: Server | undefined
@@ -93,6 +98,7 @@ export class FakeImds {
       }
       return send(res, fault.status, fault.body ?? '{"error":"fault"}')
     }
+    if (req.method === 'POST' && path === '/metadata/scheduledevents' && metadata === 'true' && query['api-version']) return this.approve(req, res)
     if (req.method !== 'GET') return send(res, 405, '{"error":"method not allowed"}')
     if (metadata !== 'true') {
       return send(res, 400, JSON.stringify({ error: 'Bad request. Required metadata header not specified' }))
@@ -108,9 +114,36 @@ export class FakeImds {
         return send(res, 200, this.userData, 'text/plain; charset=utf-8')
       case '/metadata/identity/oauth2/token':
         return this.token(res, query)
+      case '/metadata/scheduledevents':
+        return send(res, 200, JSON.stringify({ DocumentIncarnation: this.incarnation, Events: this.scheduledEvents }))
       default:
         return send(res, 404, JSON.stringify({ error: 'Not found' }))
     }
+  }
+
+  /** Adds an event (fields as IMDS names them; defaults: Scheduled, NotBefore in 10 minutes). */
+  addScheduledEvent(e: { EventId: string; EventType: string; Resources: string[]; EventStatus?: string; NotBefore?: string }): void {
+    this.scheduledEvents.push({ ResourceType: 'VirtualMachine', EventStatus: 'Scheduled', NotBefore: new Date(Date.now() + 600_000).toUTCString(), Description: 'fake', EventSource: 'Platform', DurationInSeconds: -1, ...e })
+    this.incarnation++
+  }
+
+  /** `POST {"StartRequests":[{"EventId":...}]}`: records the approval; unknown ids are a 400, as on Azure. */
+  private approve(req: IncomingMessage, res: ServerResponse): void {
+    let text = ''
+    req.on('data', (c: Buffer) => (text += c.toString('utf8')))
+    req.on('end', () => {
+      let ids: string[]
+      try {
+        ids = (JSON.parse(text) as { StartRequests: Array<{ EventId: string }> }).StartRequests.map((r) => r.EventId)
+      } catch {
+        return send(res, 400, JSON.stringify({ error: 'Bad request. Body must be {"StartRequests":[{"EventId":...}]}' }))
+      }
+      if (!ids.every((id) => this.scheduledEvents.some((e) => e.EventId === id))) return send(res, 400, JSON.stringify({ error: 'Bad request. Unknown EventId' }))
+      this.approvals.push(...ids)
+      for (const e of this.scheduledEvents) if (ids.includes(e.EventId as string)) Object.assign(e, { EventStatus: 'Started', NotBefore: '' })
+      this.incarnation++
+      send(res, 200, '')
+    })
   }
 
   private token(res: ServerResponse, query: Record<string, string>): void {
