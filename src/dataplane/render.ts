@@ -44,16 +44,24 @@ function proto(p: 'tcp' | 'udp', port: number): string {
 }
 
 /**
- * Probability for rule i of n so that weights hold: w_i / (w_i + ... + w_n), printed with 11
- * decimals as iptables-save does. The last rule is unconditional and needs none.
+ * Probability for rule i of n so that weights hold: w_i / (w_i + ... + w_n), printed as the kernel
+ * will print it back: xt_statistic keeps the probability as a 32-bit fraction of 2^31 and
+ * iptables-save prints that with 11 decimals, so 1/3 comes back as 0.33333333349. Rendering the
+ * stored value (not 0.33333333333) keeps three or more equal targets from reading as drift on
+ * every verify. The last rule is unconditional and needs none.
  */
 export function probabilities(weights: readonly number[]): string[] {
   const out: string[] = []
   for (let i = 0; i < weights.length - 1; i++) {
     const rest = weights.slice(i).reduce((a, b) => a + b, 0)
-    out.push(((weights[i] ?? 0) / rest).toFixed(11))
+    out.push(kernelProbability((weights[i] ?? 0) / rest))
   }
   return out
+}
+
+/** The probability as xt_statistic stores it (lround(p * 2^31)) and iptables-save prints it. */
+export function kernelProbability(p: number): string {
+  return (Math.round(p * 0x80000000) / 0x80000000).toFixed(11)
 }
 
 /** Renders the full rule set for fwdd's chains. Same input, same output, byte for byte. */
