@@ -45,7 +45,14 @@ export type BackendChoice = 'iptables' | 'nftables'
 export async function createDataplane(runner: Runner, opts: { backend: BackendChoice; iptablesOverride?: string }): Promise<Dataplane & { warning?: string }> {
   if (opts.backend === 'nftables') {
     const { NftDataplane } = await import('./nft-dataplane.js')
-    return new NftDataplane(runner)
+    const { IptablesDataplane } = await import('./iptables-dataplane.js')
+    // Switching from iptables: remove its chains and jumps (flows keep their conntrack NAT).
+    return new NftDataplane(runner, async () => {
+      const ipt = await IptablesDataplane.create(runner, opts.iptablesOverride).catch(() => null)
+      if (!ipt) return []
+      const r = await ipt.applier.cleanup()
+      return r.chainsDeleted + r.jumpsDeleted > 0 ? [`iptables: ${r.chainsDeleted} chains, ${r.jumpsDeleted} jumps`] : []
+    })
   }
   const { IptablesDataplane } = await import('./iptables-dataplane.js')
   return IptablesDataplane.create(runner, opts.iptablesOverride)
