@@ -221,6 +221,7 @@ interface RawConfig {
   sources?: Array<string | { privateLinkService: string }>
   listeners: RawListener[]
   sync?: { resyncSeconds?: number; minIntervalMs?: number }
+  dataplane?: { backend?: 'iptables' | 'nftables' }
   azure?: { identityClientId?: string; refreshSeconds?: number }
 }
 
@@ -251,6 +252,7 @@ function normalise(raw: RawConfig): Config {
   const config: Config = {
     health: { port: raw.health?.port ?? 8080, address: raw.health?.address ?? '0.0.0.0' },
     sync: { resyncSeconds: raw.sync?.resyncSeconds ?? 10, minIntervalMs: raw.sync?.minIntervalMs ?? 50 },
+    dataplane: { backend: raw.dataplane?.backend ?? 'iptables' },
     sources,
     listeners,
   }

@@ -10,8 +10,7 @@ import cron from 'node-cron'
 import { pino, type Logger } from 'pino'
 import { formatProblems, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
-import { Applier } from '../dataplane/applier.js'
-import { detectBackend } from '../dataplane/backend.js'
+import { createDataplane } from '../dataplane/dataplane.js'
 import { Conntrack } from '../dataplane/conntrack.js'
 import { ensureIpForwarding, readIpForwarding } from '../dataplane/sysctl.js'
 import { tcpConnectCheck } from '../health/tcp-check.js'
@@ -78,13 +77,11 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }
   let config: Config = first.config
   const runner = createProcessRunner()
-  const backend = await detectBackend(runner, env.FWDD_IPTABLES)
-  if (backend.warning) logger.warn({ backend: backend.name }, backend.warning)
-  const applier = new Applier(runner, backend)
+  const applier = await createDataplane(runner, { backend: config.dataplane?.backend ?? 'iptables', ...(env.FWDD_IPTABLES ? { iptablesOverride: env.FWDD_IPTABLES } : {}) })
+  const backend = { name: applier.name }
+  if (applier.warning) logger.warn({ backend: backend.name }, applier.warning)
   const conntrack = new Conntrack(runner)
-  const kernel = await applier.readKernel()
-  if (Applier.hasFwdState(kernel)) {
-    applier.adopt(kernel)
+  if (await applier.adopt()) {
     logger.info('found rules of a previous fwdd; adopting them until the first health round is in')
   }
   const metrics = new Metrics({ version: VERSION })
@@ -162,7 +159,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }
   const control = buildControlServer({
     status: async () => traffic.statusWithTraffic(computeStatus()),
-    rules: () => applier.savedText(),
+    rules: () => applier.rulesText(),
     reload,
     setDraining: async (d) => {
       await drain.save(d)
@@ -194,10 +191,14 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     await checkForwarding()
     engine.request(true)
   }, { noOverlap: true })
+  // A change to the ruleset by another tool (nft monitor) is verified and repaired at once; the
+  // periodic resync above stays as the backstop.
+  const stopWatch = applier.watch(() => engine.request(true))
 
   return await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'stopping; rules stay in the kernel so forwarding goes on')
+      stopWatch()
       void resync.stop()
       engine.stop()
       azure?.stop()

@@ -3,7 +3,7 @@
  * rule counters and conntrack counts are read from the kernel on demand (a scrape or a status
  * call), at most once per second, never on the health probe path.
  */
-import type { Applier } from '../dataplane/applier.js'
+import type { Dataplane } from '../dataplane/dataplane.js'
 import type { Conntrack } from '../dataplane/conntrack.js'
 import { listenerFilterChain } from '../dataplane/chains.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -39,18 +39,13 @@ export interface TrafficView {
 }
 
 /** Reads per-target counters (filter FWD-F- rules) and conntrack counts, cached for a second. */
-export function trafficView(applier: Applier, conntrack: Conntrack, engine: Engine): TrafficView {
+export function trafficView(applier: Dataplane, conntrack: Conntrack, engine: Engine): TrafficView {
   let cache: { at: number; value: Awaited<ReturnType<TrafficView['read']>> } | null = null
   const read: TrafficView['read'] = async () => {
     if (cache && Date.now() - cache.at < 1000) return cache.value
     const counters = new Map<string, { bytes: number; packets: number }>()
     const connections = new Map<string, number>()
-    const rows = await applier.counters('filter').catch(() => [])
-    const byRule = new Map<string, { bytes: number; packets: number }>()
-    for (const r of rows) {
-      const m = /--comment "([^"]+) -> ([0-9.]+:\d+)"/.exec(r.rule)
-      if (m && r.chain === listenerFilterChain(m[1]!)) byRule.set(`${m[1]}|${m[2]}`, { bytes: r.bytes, packets: r.packets })
-    }
+    const byRule = await applier.counters().catch(() => new Map<string, { bytes: number; packets: number }>())
     const flows = await conntrack.countByTarget().catch(() => new Map<string, number>())
     const protocolOf = new Map(engine.currentConfig().listeners.map((l) => [l.name, l.protocol]))
     for (const t of engine.resolvedTargets()) {

@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino'
 import type { Config, ListenerSpec } from '../config/types.js'
-import type { Applier, ApplyResult } from '../dataplane/applier.js'
-import { renderRuleSet } from '../dataplane/render.js'
+import type { ApplyResult } from '../dataplane/applier.js'
+import type { Dataplane } from '../dataplane/dataplane.js'
 import type { Conntrack } from '../dataplane/conntrack.js'
 import { FIRST_CHECK_SPREAD_MS, HealthChecker, type CheckedTarget } from '../health/checker.js'
 import type { TargetHealth } from '../health/target-health.js'
@@ -37,7 +37,7 @@ export interface AzureView {
 
 export interface EngineOptions {
   config: Config
-  applier: Applier
+  applier: Dataplane
   conntrack: Conntrack
   logger: Logger
   check: TcpCheck
@@ -324,7 +324,7 @@ export class Engine {
     // come before the DNAT rule to the dead target is gone and new flows would follow it).
     const applied = this.rotation
     const sources = resolveSources(this.config, this.world())
-    const rules = renderRuleSet(renderInputOf(this.config, this.targets, applied, sources))
+    const rules = (renderInputOf(this.config, this.targets, applied, sources))
     let result: ApplyResult
     try {
       result = await this.o.applier.apply(rules, { verify })
