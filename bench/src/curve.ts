@@ -15,7 +15,12 @@ import { createTopology, inNs, nsRunner, type Topology } from './topology.js'
 const BASE = 20000
 
 async function gbits(topo: Topology, address: string, port: number): Promise<number> {
-  const r = await inNs(topo.client.ns, 'iperf3', ['-c', address, '-p', String(port), '-t', '2', '-J'], { timeoutMs: 30000 })
+  // An iperf3 server refuses a client while it still winds down the previous test: retry once.
+  let r = await inNs(topo.client.ns, 'iperf3', ['-c', address, '-p', String(port), '-t', '2', '-J'], { timeoutMs: 30000, reject: false })
+  if (r.exitCode !== 0) {
+    await new Promise((res) => setTimeout(res, 1000))
+    r = await inNs(topo.client.ns, 'iperf3', ['-c', address, '-p', String(port), '-t', '2', '-J'], { timeoutMs: 30000 })
+  }
   return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9
 }
 
