@@ -15,7 +15,7 @@ import { approvalReason, eventForInstance, parseScheduledEvents, type PendingEve
 export const SCHEDULED_EVENTS_API_VERSION = '2020-07-01'
 /** Poll periods: while an event for this node is pending and not yet approved, and otherwise. */
 export const PENDING_POLL_MS = 1000
-export const IDLE_POLL_MS = 5000
+export const IDLE_POLL_MS = 1000
 
 /** The event drain as the reconciler state and the status carry it. */
 export interface EventDrain extends PendingEvent {

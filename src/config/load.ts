@@ -260,6 +260,7 @@ interface RawConfig {
   sources?: Array<string | { privateLinkService: string }>
   listeners: RawListener[]
   sync?: { resyncSeconds?: number; minIntervalMs?: number }
+  dataplane?: { backend?: 'iptables' | 'nftables' }
   azure?: { identityClientId?: string; refreshSeconds?: number; scheduledEvents?: boolean }
 }
 
@@ -290,6 +291,7 @@ function normalise(raw: RawConfig): Config {
   const config: Config = {
     health: { port: raw.health?.port ?? 8080, address: raw.health?.address ?? '0.0.0.0', probeSources: raw.health?.probeSources ?? [] },
     sync: { resyncSeconds: raw.sync?.resyncSeconds ?? 10, minIntervalMs: raw.sync?.minIntervalMs ?? 50 },
+    dataplane: { backend: raw.dataplane?.backend ?? 'iptables' },
     sources,
     listeners,
   }

@@ -85,6 +85,13 @@ export const configSchema = {
         minIntervalMs: { type: 'integer', minimum: 0, maximum: 60000 },
       },
     },
+    dataplane: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        backend: { enum: ['iptables', 'nftables'] },
+      },
+    },
     azure: {
       type: 'object',
       additionalProperties: false,
@@ -107,5 +114,6 @@ export const knownKeys: Record<string, readonly string[]> = {
   check: Object.keys(check.properties),
   sync: Object.keys(configSchema.properties.sync.properties),
   azure: Object.keys(configSchema.properties.azure.properties),
+  dataplane: Object.keys(configSchema.properties.dataplane.properties),
   source: ['privateLinkService'],
 }

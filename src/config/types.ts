@@ -94,10 +94,17 @@ export interface SyncSpec {
   minIntervalMs: number
 }
 
+/** Which kernel interface writes the rules (fwdd extension). Default iptables. */
+export interface DataplaneSpec {
+  backend: 'iptables' | 'nftables'
+}
+
 export interface Config {
   health: HealthSpec
   metrics?: MetricsSpec
   sync: SyncSpec
+  /** Absent means the default, `{ backend: 'iptables' }`. */
+  dataplane?: DataplaneSpec
   /** Empty means anyone may use the forwarded ports. */
   sources: SourceSpec[]
   listeners: ListenerSpec[]

@@ -12,15 +12,12 @@ import { diffConfigs } from '../reconcile/config-diff.js'
 import { describeChanges, type ConfigChanges } from '../control/reload-reply.js'
 import { formatProblems, formatWarnings, loadConfigFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
-import { Applier } from '../dataplane/applier.js'
-import { detectBackend } from '../dataplane/backend.js'
+import { createDataplane } from '../dataplane/dataplane.js'
 import { Conntrack } from '../dataplane/conntrack.js'
 import { ensureIpForwarding, readIpForwarding } from '../dataplane/sysctl.js'
 import { tcpConnectCheck } from '../health/tcp-check.js'
 import { createProcessRunner } from '../process/runner.js'
 import { Reconciler } from '../reconcile/reconciler.js'
-import { renderRuleSet } from '../dataplane/render.js'
-import { listenerFilterChain } from '../dataplane/chains.js'
 import { systemClock } from '../clock.js'
 import { Scheduler } from '../scheduler.js'
 import { singleFlight } from '../reconcile/single-flight.js'
@@ -93,25 +90,14 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }
   let config: Config = first.config
   const runner = createProcessRunner()
-  const backend = await detectBackend(runner, env.FWDD_IPTABLES)
-  if (backend.warning) logger.warn({ backend: backend.name }, backend.warning)
-  const applier = new Applier(runner, backend)
+  // The iptables or nftables dataplane: renders and writes the rule set, reads per-target counters,
+  // watches the ruleset for changes made by others. Switching backends removes the other's rules.
+  const dataplane = await createDataplane(runner, { backend: config.dataplane?.backend ?? 'iptables', ...(env.FWDD_IPTABLES ? { iptablesOverride: env.FWDD_IPTABLES } : {}) })
+  const backend = { name: dataplane.name }
+  if (dataplane.warning) logger.warn({ backend: backend.name }, dataplane.warning)
   const conntrack = new Conntrack(runner)
-  const kernel = await applier.readKernel()
-  if (Applier.hasFwdState(kernel)) {
-    applier.adopt(kernel)
+  if (await dataplane.adopt()) {
     logger.info('found rules of a previous fwdd; adopting them until the first health round is in')
-  }
-  const dataplane = {
-    apply: (input: Parameters<typeof renderRuleSet>[0], o: { verify: boolean }) => applier.apply(renderRuleSet(input), o),
-    counters: async () => {
-      const out = new Map<string, { bytes: number; packets: number }>()
-      for (const r of await applier.counters('filter')) {
-        const m = /--comment "([^"]+) -> ([0-9.]+:\d+)"/.exec(r.rule)
-        if (m && r.chain === listenerFilterChain(m[1]!)) out.set(`${m[1]}|${m[2]}`, { bytes: r.bytes, packets: r.packets })
-      }
-      return out
-    },
   }
   // Metric series are named by the target's stable label (config position or name), looked up in
   // the reconciler's current targets.
@@ -216,7 +202,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     return changes
   }
   // A flood of `fwdctl rules` costs one iptables-save per second, not one per request.
-  const rulesText = singleFlight(clock, 1000, () => applier.savedText())
+  const rulesText = singleFlight(clock, 1000, () => dataplane.rulesText())
   const control = buildControlServer({
     status: statusWithTraffic,
     rules: () => rulesText.get(),
@@ -261,10 +247,14 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   events = wantsScheduledEvents(config, args.configFrom)
     ? startScheduledEvents({ env, clock, logger, reconciler, flows: async () => (await readTraffic(reconciler.state)).totalFlows })
     : undefined
+  // A change to the ruleset by another tool (nft monitor) is verified and repaired at once, and the
+  // node reports not in sync until then; the periodic resync stays as the backstop.
+  const stopWatch = dataplane.watch(() => reconciler.driftSuspected())
 
   return await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'stopping; rules stay in the kernel so forwarding goes on')
+      stopWatch()
       scheduler.stop()
       reconciler.stop()
       azure?.stop()

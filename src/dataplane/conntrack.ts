@@ -31,6 +31,13 @@ export class Conntrack {
     if (r.exitCode !== 0) throw new FwdError('FWD_ERR_CONNTRACK', `listing flows: conntrack exited ${r.exitCode}: ${r.stderr.trim()}`)
     return countFlows(r.stdout)
   }
+
+  /** fwdd's flows with their byte and packet counts (nf_conntrack_acct must be on: see enableAccounting). */
+  async accounting(): Promise<FlowAccount[]> {
+    const r = await this.runner.run('conntrack', ['-L', '--mark', FORWARD_MARK, '-o', 'id'], { timeoutMs: 10000 })
+    if (r.exitCode !== 0) throw new FwdError('FWD_ERR_CONNTRACK', `listing flows: conntrack exited ${r.exitCode}: ${r.stderr.trim()}`)
+    return parseFlowAccounting(r.stdout)
+  }
 }
 
 /** Parses `conntrack -L` text into counts per reply source `address:port/protocol`. */
@@ -47,4 +54,77 @@ export function countFlows(text: string): Map<string, number> {
     counts.set(key, (counts.get(key) ?? 0) + 1)
   }
   return counts
+}
+
+/**
+ * Source ports one node address can use towards one target address:port. Masquerade (without
+ * --to-ports) picks source ports from 1024-65535 for unprivileged client ports, and the NATed
+ * tuple (node address, port, target, target port) must be unique, so this is the ceiling of
+ * concurrent flows to one target per node address, whatever ip_local_port_range says (that range
+ * is for the node's own sockets). More secondary IP configurations raise it; not more rules.
+ */
+export const NAT_PORTS_PER_ADDRESS = 65535 - 1024 + 1
+
+/** Flows a target may hold at once from a node with `addresses` source addresses on its way out. */
+export function sourcePortCeiling(addresses = 1): number {
+  return NAT_PORTS_PER_ADDRESS * Math.max(1, addresses)
+}
+
+/** Share of the ceiling in use (0..1+): doctor warns above 0.8. */
+export function sourcePortUsage(flows: number, ceiling = sourcePortCeiling()): number {
+  return flows / ceiling
+}
+
+export interface FlowAccount {
+  id: string
+  /** `tcp/8000|198.18.1.2:80`: protocol / listener port | target address:port. */
+  key: string
+  bytes: number
+  packets: number
+}
+
+/** Parses `conntrack -L -o id` with nf_conntrack_acct on: per flow both directions summed. */
+export function parseFlowAccounting(text: string): FlowAccount[] {
+  const out: FlowAccount[] = []
+  for (const line of text.split('\n')) {
+    const proto = /^(tcp|udp)\s/.exec(line)?.[1]
+    const id = / id=(\d+)/.exec(line)?.[1]
+    if (!proto || !id) continue
+    const srcs = [...line.matchAll(/src=(\S+)/g)].map((m) => m[1])
+    const sports = [...line.matchAll(/sport=(\d+)/g)].map((m) => m[1])
+    const dports = [...line.matchAll(/dport=(\d+)/g)].map((m) => m[1])
+    const bytes = [...line.matchAll(/bytes=(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0)
+    const packets = [...line.matchAll(/packets=(\d+)/g)].reduce((a, m) => a + Number(m[1]), 0)
+    if (srcs.length < 2 || sports.length < 2 || dports.length < 1) continue
+    out.push({ id, key: `${proto}/${dports[0]}|${srcs[1]}:${sports[1]}`, bytes, packets })
+  }
+  return out
+}
+
+/**
+ * Per-target totals from conntrack accounting: what live flows carried plus what flows that have
+ * since ended carried when last seen. Monotone; a flow's last bytes between the previous reading
+ * and its end are not counted (the trade for no per-packet rule walk; readings are at every
+ * status or scrape, so that is at most one read interval of one ended flow).
+ */
+export class FlowTally {
+  private live = new Map<string, FlowAccount>()
+  private retired = new Map<string, { bytes: number; packets: number }>()
+
+  update(flows: readonly FlowAccount[]): Map<string, { bytes: number; packets: number }> {
+    const next = new Map(flows.map((f) => [`${f.id}|${f.key}`, f]))
+    for (const [k, f] of this.live) {
+      if (next.has(k)) continue
+      const r = this.retired.get(f.key) ?? { bytes: 0, packets: 0 }
+      this.retired.set(f.key, { bytes: r.bytes + f.bytes, packets: r.packets + f.packets })
+    }
+    this.live = next
+    const totals = new Map<string, { bytes: number; packets: number }>()
+    for (const [k, r] of this.retired) totals.set(k, { ...r })
+    for (const f of next.values()) {
+      const t = totals.get(f.key) ?? { bytes: 0, packets: 0 }
+      totals.set(f.key, { bytes: t.bytes + f.bytes, packets: t.packets + f.packets })
+    }
+    return totals
+  }
 }

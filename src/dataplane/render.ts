@@ -5,7 +5,7 @@
  */
 import {
   FILTER_FORWARD, FILTER_INPUT, FORWARD_MARK, NAT_POSTROUTING, NAT_PREROUTING, NAT_SERVICES,
-  listenerChain, listenerFilterChain, type Table,
+  listenerChain, type Table,
 } from './chains.js'
 
 export interface RenderTarget {
@@ -44,16 +44,24 @@ function proto(p: 'tcp' | 'udp', port: number): string {
 }
 
 /**
- * Probability for rule i of n so that weights hold: w_i / (w_i + ... + w_n), printed with 11
- * decimals as iptables-save does. The last rule is unconditional and needs none.
+ * Probability for rule i of n so that weights hold: w_i / (w_i + ... + w_n), printed as the kernel
+ * will print it back: xt_statistic keeps the probability as a 32-bit fraction of 2^31 and
+ * iptables-save prints that with 11 decimals, so 1/3 comes back as 0.33333333349. Rendering the
+ * stored value (not 0.33333333333) keeps three or more equal targets from reading as drift on
+ * every verify. The last rule is unconditional and needs none.
  */
 export function probabilities(weights: readonly number[]): string[] {
   const out: string[] = []
   for (let i = 0; i < weights.length - 1; i++) {
     const rest = weights.slice(i).reduce((a, b) => a + b, 0)
-    out.push(((weights[i] ?? 0) / rest).toFixed(11))
+    out.push(kernelProbability((weights[i] ?? 0) / rest))
   }
   return out
+}
+
+/** The probability as xt_statistic stores it (lround(p * 2^31)) and iptables-save prints it. */
+export function kernelProbability(p: number): string {
+  return (Math.round(p * 0x80000000) / 0x80000000).toFixed(11)
 }
 
 /** Renders the full rule set for fwdd's chains. Same input, same output, byte for byte. */
@@ -68,17 +76,22 @@ export function renderRuleSet(input: RenderInput): RuleSet {
     pre.push(`-A ${NAT_PREROUTING} ${s}-m addrtype --dst-type LOCAL ${comment(src === null ? 'fwdd: any source' : 'fwdd: allowed source')} -j ${NAT_SERVICES}`)
   }
   nat.set(NAT_PREROUTING, pre)
-  nat.set(NAT_SERVICES, input.listeners.map((l) => `-A ${NAT_SERVICES} ${proto(l.protocol, l.port)} ${comment(l.name)} -j ${listenerChain(l.name)}`))
-  nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE`])
-
-  filter.set(FILTER_INPUT, input.listeners.map((l) =>
-    `-A ${FILTER_INPUT} ${proto(l.protocol, l.port)} ${comment(`${l.name}: not forwarded, refuse`)} -j REJECT --reject-with ${l.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`))
-  const fwd: string[] = []
-  for (const l of input.listeners) {
-    fwd.push(`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} -m conntrack --ctproto ${l.protocol === 'tcp' ? 6 : 17} --ctorigdstport ${l.port} ${comment(l.name)} -j ${listenerFilterChain(l.name)}`)
+  const services: string[] = []
+  const input_: string[] = [`-A ${FILTER_INPUT} -m conntrack --ctstate RELATED,ESTABLISHED ${comment('fwdd: established, not a listener')} -j RETURN`]
+  for (const p of ['tcp', 'udp'] as const) {
+    const ls = input.listeners.filter((l) => l.protocol === p).sort((a, b) => a.port - b.port)
+    if (ls.length === 0) continue
+    portTree(nat, services, NAT_SERVICES, `FWD-S${p === 'tcp' ? 'T' : 'U'}`, p, ls, (chain, l) =>
+      `-A ${chain} ${proto(l.protocol, l.port)} ${comment(l.name)} -j ${listenerChain(l.name)}`)
+    portTree(filter, input_, FILTER_INPUT, `FWD-I${p === 'tcp' ? 'T' : 'U'}`, p, ls, (chain, l) =>
+      `-A ${chain} ${proto(l.protocol, l.port)} ${comment(`${l.name}: not forwarded, refuse`)} -j REJECT --reject-with ${l.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`)
   }
-  fwd.push(`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: forwarded flows')} -j ACCEPT`)
-  filter.set(FILTER_FORWARD, fwd)
+  nat.set(NAT_SERVICES, services)
+  nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE --random-fully`])
+  filter.set(FILTER_INPUT, input_)
+  // One rule for every forwarded packet, fwdd's or not: per-target bytes come from conntrack
+  // accounting (conntrack.ts), not from a rule walk per packet.
+  filter.set(FILTER_FORWARD, [`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: forwarded flows')} -j ACCEPT`])
 
   for (const l of input.listeners) {
     const chain = listenerChain(l.name)
@@ -94,21 +107,38 @@ export function renderRuleSet(input: RenderInput): RuleSet {
     }
     nat.set(chain, rules)
 
-    const fchain = listenerFilterChain(l.name)
-    const frules = dedupe(l.known).map((t) =>
-      `-A ${fchain} -m conntrack --ctreplsrc ${t.address} --ctreplsrcport ${t.port} ${comment(`${l.name} -> ${t.address}:${t.port}`)} -j ACCEPT`)
-    frules.push(`-A ${fchain} ${comment(`${l.name}: draining targets`)} -j ACCEPT`)
-    filter.set(fchain, frules)
   }
   return { nat, filter }
 }
 
-function dedupe(targets: readonly RenderTarget[]): RenderTarget[] {
-  const seen = new Set<string>()
-  return targets.filter((t) => {
-    const k = `${t.address}:${t.port}`
-    if (seen.has(k)) return false
-    seen.add(k)
-    return true
-  })
+/** Listeners per dispatch chain: a new connection walks about FANOUT/2 rules per level, log4(n) levels. */
+export const FANOUT = 4
+
+/**
+ * Dispatch by port range: the listeners (sorted by port) are split into FANOUT ranges, each a chain
+ * `PREFIX-LO-HI` entered by one `--dport LO:HI` rule, recursively, until a chain holds at most
+ * FANOUT listeners; so a new connection finds its listener in O(log n) rules, and a packet to
+ * another port leaves after at most FANOUT range rules at the top.
+ */
+function portTree(table: Map<string, string[]>, into: string[], from: string, prefix: string, p: 'tcp' | 'udp',
+  ls: readonly RenderListener[], leaf: (chain: string, l: RenderListener) => string): void {
+  if (ls.length <= FANOUT) {
+    for (const l of ls) into.push(leaf(from, l))
+    return
+  }
+  const size = Math.ceil(ls.length / FANOUT)
+  for (let i = 0; i < ls.length; i += size) {
+    const part = ls.slice(i, i + size)
+    const lo = part[0]!.port
+    const hi = part[part.length - 1]!.port
+    if (part.length === 1) {
+      into.push(leaf(from, part[0]!))
+      continue
+    }
+    const chain = `${prefix}-${lo}-${hi}`
+    into.push(`-A ${from} -p ${p} -m ${p} --dport ${lo}:${hi} ${comment(`fwdd: ports ${lo}-${hi}`)} -j ${chain}`)
+    const rules: string[] = []
+    table.set(chain, rules)
+    portTree(table, rules, chain, prefix, p, part, leaf)
+  }
 }

@@ -25,3 +25,19 @@ export async function ensureIpForwarding(path = IP_FORWARD_PATH): Promise<{ wasO
   }
   return { wasOff: true }
 }
+
+export const CONNTRACK_ACCT_PATH = '/proc/sys/net/netfilter/nf_conntrack_acct'
+
+/**
+ * Turns conntrack byte/packet accounting on: the iptables mode reads per-target bytes from it
+ * instead of walking one rule per target for every packet. Best effort (false when it cannot).
+ */
+export async function ensureConntrackAccounting(path = CONNTRACK_ACCT_PATH): Promise<boolean> {
+  try {
+    if ((await readFile(path, 'utf8')).trim() === '1') return true
+    await writeFile(path, '1\n')
+    return true
+  } catch {
+    return false
+  }
+}

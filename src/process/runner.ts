@@ -21,6 +21,11 @@ export interface RunResult {
 /** Runs a program and returns its exit code and output; never throws for a non-zero exit. */
 export interface Runner {
   run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>
+  /**
+   * Starts a long-running program (e.g. `nft monitor`) and calls onLine for every line it prints,
+   * onExit when it ends (or could not start). Optional: fakes without it mean "nothing to watch".
+   */
+  stream?(file: string, args: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void): { stop(): void }
 }
 
 /** Thrown by `Runner.run` only when the program could not be started at all (ENOENT, EACCES). */
@@ -46,6 +51,18 @@ export function createProcessRunner(): Runner {
         throw new SpawnError(file, { cause: result.cause ?? result.originalMessage ?? 'failed to start' })
       }
       return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) }
+    },
+    stream(file, args, onLine, onExit) {
+      const child = execa(file, [...args], { reject: false, buffer: false, stdin: 'ignore', stderr: 'ignore', env: { LC_ALL: 'C' } })
+      let rest = ''
+      child.stdout?.on('data', (chunk: Buffer) => {
+        rest += chunk.toString('utf8')
+        const lines = rest.split('\n')
+        rest = lines.pop() ?? ''
+        for (const l of lines) onLine(l)
+      })
+      void child.then((r) => onExit(r.exitCode ?? null), () => onExit(null))
+      return { stop: () => void child.kill('SIGTERM') }
     },
   }
 }

@@ -21,7 +21,7 @@ import { renderInputOf, resolveSources, type ResolvedTarget, type WorldView } fr
 import { FlowCutter, type FlowDeleter } from './flow-cutter.js'
 import { buildStatus, type StatusContext, type TrafficReadings } from './node-status.js'
 import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type EventDrainState, type ReconcilerState } from './state.js'
-import { applied, failed, queued, syncStarted, withError } from './sync-health.js'
+import { applied, drifted, driftRepaired, failed, queued, syncStarted, withError } from './sync-health.js'
 import { SyncRunner } from './sync-runner.js'
 
 /** What the reconciler writes rules through (the iptables or nftables dataplane). */
@@ -158,6 +158,16 @@ export class Reconciler {
     this.requestWhenChecked()
   }
 
+  /**
+   * Another tool changed the ruleset (the dataplane's watch): the node reports not in sync at once
+   * and a verifying sync repairs the kernel.
+   */
+  driftSuspected(): void {
+    if (!this.current.started || this.stopped) return
+    this.update((s) => ({ ...s, sync: drifted(s.sync, this.o.clock.now()) }))
+    this.request(true)
+  }
+
   /** Records a rejected reload: the last good config stays; the error shows until a good reload. */
   rejectReload(message: string): void {
     this.update((s) => ({ ...s, sync: withError(s.sync, 'reload', message) }))
@@ -291,7 +301,7 @@ export class Reconciler {
     if (result.drift.length > 0) this.log.warn({ drift: result.drift }, 'repaired rules changed behind fwdd')
     let cuts: ReturnType<typeof flowCutsFor>['cuts'] = []
     this.update((s) => {
-      const next = { ...s, applied: rotation, sync: applied(s.sync, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
+      const next = { ...s, applied: rotation, sync: verify ? driftRepaired(applied(s.sync, clock.now()), started) : applied(s.sync, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
       const c = flowCutsFor(next, rotation)
       cuts = c.cuts
       // A target that turned unhealthy while these rules were written is still in them: it stays queued.

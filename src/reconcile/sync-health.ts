@@ -26,6 +26,12 @@ export interface SyncHealth {
   appliedAt: number | null
   /** When syncs started failing; null while the last one succeeded (or none ran yet). */
   failingSince: number | null
+  /**
+   * When another tool was seen changing the ruleset (nft monitor); null when not. Not in sync from
+   * then until a verifying sync that started after it has repaired the kernel, so `/lb` never
+   * answers 200 while fwdd's jumps or chains may be missing.
+   */
+  driftSince?: number | null
   /** Whether at least one sync succeeded since the daemon started. */
   everApplied: boolean
   /** Kind -> message of the last failure of that kind. */
@@ -61,6 +67,16 @@ export function failed(h: SyncHealth, kind: 'read' | 'apply', message: string, n
   return { ...h, queuedAt: oldest, inFlightSince: null, failingSince: h.failingSince ?? now, errors: { ...rest, [kind]: message } }
 }
 
+/** Someone else changed the ruleset at `now`: not in sync until a verifying sync repairs it. */
+export function drifted(h: SyncHealth, now: number): SyncHealth {
+  return { ...h, driftSince: h.driftSince ?? now }
+}
+
+/** A verifying sync that started at `startedAt` succeeded: drift seen before it is repaired. */
+export function driftRepaired(h: SyncHealth, startedAt: number): SyncHealth {
+  return h.driftSince != null && h.driftSince <= startedAt ? { ...h, driftSince: null } : h
+}
+
 /** Sets or clears (null) the error of a kind outside the sync path (a rejected reload). */
 export function withError(h: SyncHealth, kind: SyncErrorKind, message: string | null): SyncHealth {
   const { [kind]: _drop, ...rest } = h.errors
@@ -69,7 +85,7 @@ export function withError(h: SyncHealth, kind: SyncErrorKind, message: string | 
 
 /** In sync: the last sync succeeded and nothing queued has waited `STALE_AFTER_MS` or more. */
 export function isInSync(h: SyncHealth, now: number): boolean {
-  if (!h.everApplied || h.failingSince !== null) return false
+  if (!h.everApplied || h.failingSince !== null || h.driftSince != null) return false
   const oldest = oldestPending(h)
   return oldest === null || now - oldest < STALE_AFTER_MS
 }

@@ -6,10 +6,10 @@
  * the rest (parsing and comparing, in JS). Commands run through `ip netns exec`, which adds a few
  * milliseconds per command to every step alike.
  */
-import { Applier, type ApplyResult } from '../dataplane/applier.js'
-import { detectBackend } from '../dataplane/backend.js'
-import { renderRuleSet, type RenderInput, type RenderListener } from '../dataplane/render.js'
-import type { Runner } from '../process/runner.js'
+import { Applier, type ApplyResult } from '../../src/dataplane/applier.js'
+import { detectBackend } from '../../src/dataplane/backend.js'
+import { renderRuleSet, type RenderInput, type RenderListener } from '../../src/dataplane/render.js'
+import type { Runner } from '../../src/process/runner.js'
 import { median, round } from './stats.js'
 import { createBareNamespace, nsRunner } from './topology.js'
 

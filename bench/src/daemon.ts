@@ -8,12 +8,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { controlRequest } from '../control/control-client.js'
-import type { Status } from '../status.js'
+import { controlRequest } from '../../src/control/control-client.js'
+import type { Status } from '../../src/status.js'
 import { spawnChild, type Child } from './processes.js'
 import { inNs } from './topology.js'
 
-const FWDD = path.join(path.dirname(fileURLToPath(import.meta.url)), '../bin/fwdd.js')
+// Compiled to dist-bench/bench/src/: the daemon is the product's build in dist/.
+const FWDD = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/bin/fwdd.js')
 
 export interface BenchListener {
   name: string

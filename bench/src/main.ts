@@ -15,7 +15,7 @@ import { describeMachine } from './machine.js'
 import { MEASUREMENTS, type MeasurementName } from './measurements.js'
 import { writeReport, type BenchReport } from './report.js'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 
 async function cleanup(): Promise<void> {
   await killAll()

@@ -10,7 +10,7 @@
  * "direct" baseline every data-plane figure is divided by.
  */
 import { randomBytes } from 'node:crypto'
-import { createProcessRunner, type RunOptions, type RunResult, type Runner } from '../process/runner.js'
+import { createProcessRunner, type RunOptions, type RunResult, type Runner } from '../../src/process/runner.js'
 
 const base = createProcessRunner()
 

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
-import { createProcessRunner } from '../process/runner.js'
-import { detectBackend } from '../dataplane/backend.js'
+import { createProcessRunner } from '../../src/process/runner.js'
+import { detectBackend } from '../../src/dataplane/backend.js'
 
 export interface MachineDescription {
   cpuModel: string

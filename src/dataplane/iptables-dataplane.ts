@@ -1,0 +1,103 @@
+/**
+ * The iptables backend (the default): the Applier's one `--noflush` transaction per sync over the
+ * renderer's O(log n) layout, behind the Dataplane interface. Per-target bytes and packets come
+ * from conntrack accounting (FWD-FORWARD is one rule for every packet), keyed back to listeners by
+ * protocol and listener port.
+ */
+import type { Runner } from '../process/runner.js'
+import { Applier, type ApplyResult } from './applier.js'
+import { detectBackend } from './backend.js'
+import { Conntrack, FlowTally } from './conntrack.js'
+import { targetKey, type Dataplane } from './dataplane.js'
+import { RulesetMonitor } from './monitor.js'
+import { NFT_TABLE } from './nft-render.js'
+import { renderRuleSet, type RenderInput } from './render.js'
+import { ensureConntrackAccounting } from './sysctl.js'
+
+export class IptablesDataplane implements Dataplane {
+  readonly name: string
+  readonly warning?: string
+  readonly applier: Applier
+  private readonly monitor: RulesetMonitor
+  private readonly tally = new FlowTally()
+  private readonly conntrack: Conntrack
+  /** `tcp/8000` -> listener name, from the last input applied. */
+  private listenerOf = new Map<string, string>()
+
+  private constructor(private readonly runner: Runner, applier: Applier, warning?: string) {
+    this.applier = applier
+    this.name = `iptables-${applier.backend.name}`
+    if (warning !== undefined) this.warning = warning
+    this.conntrack = new Conntrack(runner)
+    // iptables-nft writes the `ip nat` and `ip filter` nf_tables tables; legacy is invisible to nft monitor.
+    this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (nat|filter) /.test(` ${line} `))
+  }
+
+  static async create(runner: Runner, override?: string): Promise<IptablesDataplane> {
+    const backend = await detectBackend(runner, override)
+    return new IptablesDataplane(runner, new Applier(runner, backend), backend.warning)
+  }
+
+  async adopt(): Promise<boolean> {
+    await ensureConntrackAccounting()
+    await this.monitor.own(() => removeNftTable(this.runner))
+    const kernel = await this.applier.readKernel()
+    if (!Applier.hasFwdState(kernel)) return false
+    this.applier.adopt(kernel)
+    return true
+  }
+
+  async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
+    this.listenerOf = new Map(input.listeners.map((l) => [`${l.protocol}/${l.port}`, l.name]))
+    return this.monitor.own(() => this.applier.apply(renderRuleSet(input), opts))
+  }
+
+  async counters(): Promise<Map<string, { bytes: number; packets: number }>> {
+    const totals = this.tally.update(await this.conntrack.accounting())
+    const out = new Map<string, { bytes: number; packets: number }>()
+    for (const [key, c] of totals) {
+      const m = /^(\w+\/\d+)\|([0-9.]+):(\d+)$/.exec(key)
+      const listener = m ? this.listenerOf.get(m[1]!) : undefined
+      if (m && listener) out.set(targetKey(listener, m[2]!, Number(m[3])), c)
+    }
+    return out
+  }
+
+  rulesText(): Promise<string> {
+    return this.applier.savedText()
+  }
+
+  async cleanup(opts: { dryRun?: boolean } = {}): Promise<{ removed: string[] }> {
+    const kernel = await this.applier.readKernel()
+    const removed: string[] = []
+    for (const table of ['nat', 'filter'] as const) {
+      for (const [from, list] of kernel.tables[table].jumps) for (const j of list) removed.push(`${table}/${from}: ${j.spec}`)
+      for (const c of kernel.tables[table].fwdChains.keys()) removed.push(`${table}/${c}`)
+    }
+    if (await hasNftTable(this.runner)) removed.push(`nft table ip ${NFT_TABLE}`)
+    if (!opts.dryRun) {
+      await this.monitor.own(async () => {
+        await this.applier.cleanup()
+        await removeNftTable(this.runner)
+      })
+    }
+    return { removed }
+  }
+
+  watch(onChange: () => void): () => void {
+    return this.monitor.watch(onChange)
+  }
+}
+
+async function hasNftTable(runner: Runner): Promise<boolean> {
+  try {
+    return (await runner.run('nft', ['list', 'table', 'ip', NFT_TABLE])).exitCode === 0
+  } catch {
+    return false // no nft installed: there cannot be an nft table either
+  }
+}
+
+/** Removes the nftables backend's table (switching backends); established flows keep their conntrack NAT. */
+export async function removeNftTable(runner: Runner): Promise<void> {
+  if (await hasNftTable(runner)) await runner.run('nft', ['delete', 'table', 'ip', NFT_TABLE])
+}

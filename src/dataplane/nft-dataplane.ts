@@ -1,0 +1,161 @@
+/**
+ * The nftables backend: fwdd's own table `ip fwdd`, written in one `nft -f` transaction per sync
+ * that names nothing outside it. Only the blocks that differ are written: a chain is flushed and
+ * refilled, a map or set gets element deletes and adds, so a target flip rewrites one listener
+ * chain (O(1)) whatever the listener count, and named counters are never re-created (they keep
+ * their values). Verify reads `nft -s list table` and compares block by block with the rendering.
+ */
+import type { Runner } from '../process/runner.js'
+import { FwdError } from '../errors.js'
+import type { ApplyResult } from './applier.js'
+import type { Dataplane } from './dataplane.js'
+import { RulesetMonitor } from './monitor.js'
+import { parseNftCounters, parseNftTable } from './nft-parse.js'
+import { NFT_TABLE, counterKey, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
+import type { RenderInput } from './render.js'
+
+const T = `ip ${NFT_TABLE}`
+/** Order in which new blocks are declared: counters and chains before the maps that name them. */
+const DECLARE_ORDER = { counter: 0, chain: 1, set: 2, map: 3 } as const
+
+export class NftDataplane implements Dataplane {
+  readonly name = 'nftables'
+  private last: NftModel | null = null
+  private readonly monitor: RulesetMonitor
+
+  constructor(private readonly runner: Runner, private readonly otherCleanup?: () => Promise<string[]>) {
+    this.monitor = new RulesetMonitor(runner, (line) => line.includes(` ${T} `) || line.endsWith(` ${T}`))
+  }
+
+  async readKernel(): Promise<NftModel | null> {
+    const r = await this.runner.run('nft', ['-s', 'list', 'table', 'ip', NFT_TABLE], { timeoutMs: 30000 })
+    if (r.exitCode !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return null
+      throw new FwdError('FWD_ERR_IPTABLES_SAVE', `reading the nft table ${T}: nft exited ${r.exitCode}: ${r.stderr.trim()}`)
+    }
+    return parseNftTable(r.stdout)
+  }
+
+  async adopt(): Promise<boolean> {
+    if (this.otherCleanup) await this.monitor.own(this.otherCleanup)
+    const kernel = await this.readKernel()
+    if (kernel === null) return false
+    this.last = kernel
+    return true
+  }
+
+  async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
+    const want = renderNft(input)
+    const verify = opts.verify || this.last === null
+    const have = verify ? (await this.readKernel()) ?? new Map<string, NftBlock>() : this.last!
+    const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, drift: [] }
+    const declare: string[] = []
+    const elemDel: string[] = []
+    const elemAdd: string[] = []
+    const fill: string[] = []
+    const remove: string[] = []
+    const blocks = [...want.entries()].sort((a, b) => DECLARE_ORDER[a[1].kind] - DECLARE_ORDER[b[1].kind])
+    for (const [key, b] of blocks) {
+      const cur = have.get(key)
+      if (cur && sameBlock(cur, b)) continue
+      const prev = this.last?.get(key)
+      if (verify && this.last && prev && (!cur || !sameBlock(prev, cur))) result.drift.push(`nft/${key}`)
+      if (!cur || cur.decl.join('\n') !== b.decl.join('\n')) {
+        if (cur && b.kind !== 'chain') {
+          // A set or map declared differently (someone changed its type) cannot be altered in place.
+          remove.push(`delete ${b.kind} ${T} ${b.name}`)
+          declare.push(declaration(b))
+          if (b.elements.length > 0) elemAdd.push(`add element ${T} ${b.name} { ${b.elements.join(', ')} }`)
+          result.chainsWritten++
+          continue
+        }
+        declare.push(declaration(b))
+      }
+      if (b.kind === 'chain') {
+        if (cur) fill.push(`flush chain ${T} ${b.name}`)
+        for (const r of b.rules) fill.push(`add rule ${T} ${b.name} ${r}`)
+        result.rulesWritten += b.rules.length
+      } else if (b.kind === 'set' || b.kind === 'map') {
+        const had = new Set(cur?.elements ?? [])
+        const wanted = new Set(b.elements)
+        const gone = [...had].filter((e) => !wanted.has(e))
+        const fresh = b.elements.filter((e) => !had.has(e))
+        if (gone.length > 0) elemDel.push(`delete element ${T} ${b.name} { ${gone.map(elementKey).join(', ')} }`)
+        if (fresh.length > 0) elemAdd.push(`add element ${T} ${b.name} { ${fresh.join(', ')} }`)
+      }
+      result.chainsWritten++
+    }
+    for (const [key, b] of have) {
+      if (want.has(key)) continue
+      if (b.kind === 'chain') fill.push(`flush chain ${T} ${b.name}`)
+      remove.push(`delete ${b.kind} ${T} ${b.name}`)
+      result.chainsDeleted++
+    }
+    // Maps go before the chains and counters they name.
+    remove.sort((a, b) => rank(a) - rank(b))
+    const script = [...declare, ...elemDel, ...elemAdd, ...fill, ...remove]
+    if (script.length > 0) {
+      try {
+        await this.monitor.own(() => this.run([`add table ${T}`, ...script]))
+      } catch (err: unknown) {
+        this.last = null
+        throw err
+      }
+    }
+    this.last = want
+    return result
+  }
+
+  async counters(): Promise<Map<string, { bytes: number; packets: number }>> {
+    const r = await this.runner.run('nft', ['list', 'counters', 'table', 'ip', NFT_TABLE], { timeoutMs: 30000 })
+    const out = new Map<string, { bytes: number; packets: number }>()
+    if (r.exitCode !== 0) return out
+    for (const [name, c] of parseNftCounters(r.stdout)) {
+      const key = counterKey(name)
+      if (key) out.set(key, c)
+    }
+    return out
+  }
+
+  async rulesText(): Promise<string> {
+    const r = await this.runner.run('nft', ['list', 'table', 'ip', NFT_TABLE], { timeoutMs: 30000 })
+    if (r.exitCode !== 0) return /No such file/.test(r.stderr) ? '' : r.stdout
+    return r.stdout
+  }
+
+  async cleanup(opts: { dryRun?: boolean } = {}): Promise<{ removed: string[] }> {
+    const removed: string[] = []
+    const kernel = await this.readKernel()
+    if (kernel !== null) {
+      removed.push(`nft table ${T}`)
+      if (!opts.dryRun) await this.monitor.own(() => this.run([`delete table ${T}`]))
+    }
+    this.last = null
+    return { removed }
+  }
+
+  watch(onChange: () => void): () => void {
+    return this.monitor.watch(onChange)
+  }
+
+  private async run(lines: string[]): Promise<void> {
+    const r = await this.runner.run('nft', ['-f', '-'], { input: `${lines.join('\n')}\n`, timeoutMs: 60000 })
+    if (r.exitCode !== 0) throw new FwdError('FWD_ERR_IPTABLES_RESTORE', `applying the rule set: nft -f exited ${r.exitCode}: ${r.stderr.trim().split('\n').slice(0, 6).join(' ')}`)
+  }
+}
+
+function declaration(b: NftBlock): string {
+  if (b.kind === 'counter') return `add counter ${T} ${b.name}`
+  if (b.kind === 'chain') return b.decl.length > 0 ? `add chain ${T} ${b.name} { ${b.decl.join(' ')} }` : `add chain ${T} ${b.name}`
+  return `add ${b.kind} ${T} ${b.name} { ${b.decl.map((d) => `${d};`).join(' ')} }`
+}
+
+/** The key part of a map element (`tcp . 8000 : goto l-web` -> `tcp . 8000`), for delete element. */
+function elementKey(e: string): string {
+  const i = e.indexOf(' : ')
+  return i < 0 ? e : e.slice(0, i)
+}
+
+function rank(line: string): number {
+  return line.startsWith('delete map') ? 0 : line.startsWith('delete set') ? 1 : line.startsWith('delete chain') ? 2 : 3
+}

@@ -1,0 +1,83 @@
+/**
+ * Reads `nft -s list table ip fwdd` text back into blocks, the form the nft renderer writes, so
+ * drift is a block-by-block comparison. Also reads `nft list counters` for per-target counters.
+ * Pure.
+ */
+import { blockKey, type BlockKind, type NftBlock, type NftModel } from './nft-render.js'
+
+const KINDS = new Set<BlockKind>(['counter', 'set', 'map', 'chain'])
+
+/** Splits an elements list `a, b : c, d` at top-level commas (anonymous maps inside keep theirs). */
+function splitElements(text: string): string[] {
+  const out: string[] = []
+  let depth = 0
+  let cur = ''
+  for (const ch of text) {
+    if (ch === '{') depth++
+    if (ch === '}') depth--
+    if (ch === ',' && depth === 0) {
+      out.push(cur.trim())
+      cur = ''
+    } else cur += ch
+  }
+  if (cur.trim() !== '') out.push(cur.trim())
+  return out
+}
+
+export function parseNftTable(text: string): NftModel {
+  const model: NftModel = new Map()
+  const lines = text.split('\n').map((l) => l.trim())
+  let cur: NftBlock | null = null
+  let elements: string | null = null
+  for (const line of lines) {
+    if (line === '' || line.startsWith('table ')) continue
+    if (elements !== null) {
+      elements += ` ${line}`
+      if (/}\s*$/.test(line) && balanced(elements)) {
+        cur!.elements = splitElements(elements.replace(/^elements = \{/, '').replace(/}\s*$/, ''))
+        elements = null
+      }
+      continue
+    }
+    const head = /^(counter|set|map|chain) (\S+) \{$/.exec(line)
+    if (head && KINDS.has(head[1] as BlockKind)) {
+      cur = { kind: head[1] as BlockKind, name: head[2]!, decl: [], elements: [], rules: [] }
+      model.set(blockKey(cur.kind, cur.name), cur)
+      continue
+    }
+    if (line === '}') {
+      cur = null
+      continue
+    }
+    if (!cur) continue
+    if (line.startsWith('elements = {')) {
+      if (balanced(line)) cur.elements = splitElements(line.replace(/^elements = \{/, '').replace(/}\s*$/, ''))
+      else elements = line
+    } else if (cur.kind === 'chain' && !line.startsWith('type ')) cur.rules.push(line)
+    else if (cur.kind !== 'counter') cur.decl.push(line)
+  }
+  return model
+}
+
+function balanced(s: string): boolean {
+  let d = 0
+  for (const ch of s) d += ch === '{' ? 1 : ch === '}' ? -1 : 0
+  return d === 0
+}
+
+/** `nft list counters table ip fwdd` text: counter name -> packets/bytes. */
+export function parseNftCounters(text: string): Map<string, { packets: number; bytes: number }> {
+  const out = new Map<string, { packets: number; bytes: number }>()
+  let name: string | null = null
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    const head = /^counter (\S+) \{$/.exec(line)
+    if (head) name = head[1]!
+    const m = /^packets (\d+) bytes (\d+)$/.exec(line)
+    if (m && name) {
+      out.set(name, { packets: Number(m[1]), bytes: Number(m[2]) })
+      name = null
+    }
+  }
+  return out
+}

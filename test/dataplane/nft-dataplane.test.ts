@@ -1,0 +1,78 @@
+// The nftables backend against the real kernel, in an empty namespace: what it renders is what
+// `nft list table` prints back (no false drift), a flip writes one chain, drift is found and
+// repaired, counters read, cleanup removes the table and only it.
+import t from 'tap'
+import { NftDataplane } from '../../src/dataplane/nft-dataplane.js'
+import type { RenderInput, RenderTarget } from '../../src/dataplane/render.js'
+import { emptyNs, nsRunner } from '../helpers/ns-runner.js'
+
+const tgt = (address: string, port = 80, weight = 1): RenderTarget => ({ address, port, weight })
+const input = (rotation: RenderTarget[]): RenderInput => ({
+  sources: ['198.18.0.0/24', '198.18.100.7/32'],
+  listeners: [
+    { name: 'web', protocol: 'tcp', port: 8000, rotation, known: [tgt('198.18.1.2'), tgt('198.18.2.2', 80, 2), tgt('198.18.3.2')] },
+    { name: 'dns', protocol: 'udp', port: 53, rotation: [tgt('198.18.1.2', 53)], known: [tgt('198.18.1.2', 53)] },
+    { name: 'off', protocol: 'tcp', port: 9000, rotation: [], known: [] },
+  ],
+})
+
+t.test('nft dataplane on the real kernel', async (t) => {
+  const { ns, remove } = emptyNs('fwnft')
+  t.teardown(remove)
+  const runner = nsRunner(ns)
+  const dp = new NftDataplane(runner)
+  t.equal(await dp.adopt(), false, 'nothing to adopt in an empty namespace')
+  const all = [tgt('198.18.1.2'), tgt('198.18.2.2', 80, 2), tgt('198.18.3.2')]
+  const first = await dp.apply(input(all), { verify: false })
+  t.ok(first.chainsWritten > 5, 'first apply writes the table')
+  const again = await dp.apply(input(all), { verify: true })
+  t.same(again.drift, [], 'what was rendered is what the kernel prints: no false drift')
+  t.equal(again.chainsWritten, 0, 'verify of an unchanged table writes nothing')
+
+  const flip = await dp.apply(input([tgt('198.18.1.2'), tgt('198.18.3.2')]), { verify: true })
+  t.equal(flip.chainsWritten, 1, 'a target flip rewrites one listener chain')
+  t.same(flip.drift, [])
+
+  await runner.run('nft', ['flush', 'chain', 'ip', 'fwdd', 'prerouting'])
+  const repaired = await dp.apply(input([tgt('198.18.1.2'), tgt('198.18.3.2')]), { verify: true })
+  t.same(repaired.drift, ['nft/chain prerouting'], 'a flushed chain is drift')
+  t.same((await dp.apply(input([tgt('198.18.1.2'), tgt('198.18.3.2')]), { verify: true })).drift, [], 'and is repaired')
+
+  const counters = await dp.counters()
+  t.same([...counters.keys()].sort(), ['dns|198.18.1.2:53', 'web|198.18.1.2:80', 'web|198.18.2.2:80', 'web|198.18.3.2:80'])
+
+  const adopter = new NftDataplane(runner)
+  t.equal(await adopter.adopt(), true, 'a new daemon adopts the table')
+  t.same((await adopter.apply(input([tgt('198.18.1.2'), tgt('198.18.3.2')]), { verify: false })).chainsWritten, 0, 'and writes nothing when it matches')
+
+  const fewer = await dp.apply({ sources: [], listeners: [input(all).listeners[1]!] }, { verify: true })
+  t.ok(fewer.chainsDeleted >= 4, `listeners removed: their chains and counters deleted (${fewer.chainsDeleted})`)
+  t.same((await dp.apply({ sources: [], listeners: [input(all).listeners[1]!] }, { verify: true })).drift, [])
+
+  await runner.run('nft', ['add', 'table', 'ip', 'other'])
+  t.same((await dp.cleanup({ dryRun: true })).removed, ['nft table ip fwdd'])
+  t.match(await dp.rulesText(), /table ip fwdd/, 'dry run changed nothing')
+  await dp.cleanup()
+  t.equal(await dp.rulesText(), '', 'table gone')
+  t.equal((await runner.run('nft', ['list', 'table', 'ip', 'other'])).exitCode, 0, 'another table survives')
+})
+
+t.test('watch reports a change by another tool within a second', async (t) => {
+  const { ns, remove } = emptyNs('fwnfw')
+  t.teardown(remove)
+  const runner = nsRunner(ns)
+  const dp = new NftDataplane(runner)
+  await dp.apply(input([tgt('198.18.1.2')]), { verify: false })
+  let changes = 0
+  const stop = dp.watch(() => changes++)
+  t.teardown(stop)
+  await new Promise((r) => setTimeout(r, 500))
+  await dp.apply(input([tgt('198.18.3.2')]), { verify: false })
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(changes, 0, "fwdd's own write is not reported")
+  const at = performance.now()
+  await runner.run('nft', ['flush', 'chain', 'ip', 'fwdd', 'prerouting'])
+  while (changes === 0 && performance.now() - at < 2000) await new Promise((r) => setTimeout(r, 10))
+  t.ok(changes > 0, `flush reported after ${Math.round(performance.now() - at)} ms`)
+  t.ok(performance.now() - at < 1000)
+})
