@@ -4,7 +4,7 @@
  * also used as-is by Bicep's `replace()`, so rendering is nothing but plain string replacement of
  * the two placeholders; this module adds the checks a string replacement cannot make.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /** The placeholder for the release tarball URL. It sits inside a double-quoted YAML string. */
@@ -14,10 +14,13 @@ export const CONFIG_B64_PLACEHOLDER = '{{FWDD_CONFIG_B64}}'
 
 /**
  * Where the template is at run time: `cloud-init/` at the package root. This file runs as
- * `dist/cloud-init/render.js` (installed) or `src/cloud-init/render.ts` (tests), two levels down
- * from the root either way.
+ * `dist/cloud-init/render.js` or `src/cloud-init/render.ts` (two levels down from the root), or
+ * inside the Debian package's bundle `/usr/lib/fwdd/bin/fwdctl.mjs` (one level down).
  */
-export const defaultTemplatePath: string = fileURLToPath(new URL('../../cloud-init/user-data.yaml', import.meta.url))
+export const defaultTemplatePath: string = [
+  fileURLToPath(new URL('../../cloud-init/user-data.yaml', import.meta.url)),
+  fileURLToPath(new URL('../cloud-init/user-data.yaml', import.meta.url)),
+].find((p) => existsSync(p)) ?? fileURLToPath(new URL('../../cloud-init/user-data.yaml', import.meta.url))
 
 /** A template or tarball URL that cannot make valid user-data. */
 export class UserDataError extends Error {

@@ -16,6 +16,8 @@ export interface DaemonArgs {
   stateDir: string
   logLevel: string
   help: boolean
+  /** `--version`: print the version and exit 0 (the package's smoke test runs it). */
+  version: boolean
 }
 
 export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonArgs {
@@ -29,6 +31,7 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonA
       'state-dir': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
@@ -43,11 +46,13 @@ export function parseDaemonArgs(argv: string[], env: NodeJS.ProcessEnv): DaemonA
     stateDir: values['state-dir'] ?? env.FWDD_STATE_DIR ?? DEFAULT_STATE_DIR,
     logLevel: values['log-level'] ?? env.FWDD_LOG_LEVEL ?? 'info',
     help: values.help ?? false,
+    version: values.version ?? false,
   }
 }
 
 export const DAEMON_USAGE = `usage: fwdd [--config PATH | --config-from imds] [--socket PATH] [--state-dir DIR] [--log-level LEVEL]
        fwdd --check --config PATH
+       fwdd --version
   --config PATH       the config file (default ${DEFAULT_CONFIG})
   --config-from imds  read the config from the instance's userData in Azure IMDS
   --check             validate the config and exit: 0 valid, 1 invalid
