@@ -31,7 +31,7 @@ commands:
   drain | undrain     make /lb* answer 503 (forwarding goes on) / answer normally again
   cleanup             remove every chain and jump fwdd created (works with the daemon stopped)
   doctor [--azure]    local checks, one verdict per line; non-zero exit when any fails
-  cloud-init --config PATH --tarball-url URL [--output PATH]
+  cloud-init --config PATH --deb-url URL [--output PATH]
                       render the scale set's user-data with the config embedded
 `
 
