@@ -1,5 +1,5 @@
 /**
- * `fwdctl cloud-init --config PATH --tarball-url URL [--output PATH]`: prints (or writes) the
+ * `fwdctl cloud-init --config PATH --deb-url URL [--output PATH]`: prints (or writes) the
  * scale set's customData, the shipped cloud-init template with the config embedded. The config is
  * validated first, so a typo fails here, at deploy time, and not on every node at boot.
  */
@@ -18,21 +18,21 @@ export interface CloudInitIo {
   template?: string
 }
 
-const USAGE = 'usage: fwdctl cloud-init --config PATH --tarball-url URL [--output PATH]\n'
+const USAGE = 'usage: fwdctl cloud-init --config PATH --deb-url URL [--output PATH]\n'
 
 /**
  * Runs the subcommand; `args` are the words after `cloud-init`. Returns the exit code: 0 written,
  * 1 the config is invalid (one problem a line, as `fwdd --check` prints them) or cannot be read,
- * 2 wrong usage or a tarball URL that cannot go into user-data. Writes nothing on failure.
+ * 2 wrong usage or a package URL that cannot go into user-data. Writes nothing on failure.
  */
 export async function cloudInitCommand(args: string[], io: CloudInitIo): Promise<number> {
-  let values: { config?: string; 'tarball-url'?: string; output?: string; help?: boolean }
+  let values: { config?: string; 'deb-url'?: string; output?: string; help?: boolean }
   try {
     ;({ values } = parseArgs({
       args,
       options: {
         config: { type: 'string' },
-        'tarball-url': { type: 'string' },
+        'deb-url': { type: 'string' },
         output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -48,9 +48,9 @@ export async function cloudInitCommand(args: string[], io: CloudInitIo): Promise
     return 0
   }
   const configPath = values.config
-  const tarballUrl = values['tarball-url']
-  if (configPath === undefined || tarballUrl === undefined) {
-    io.stderr(`fwdctl cloud-init: --config and --tarball-url are required\n${USAGE}`)
+  const debUrl = values['deb-url']
+  if (configPath === undefined || debUrl === undefined) {
+    io.stderr(`fwdctl cloud-init: --config and --deb-url are required\n${USAGE}`)
     return 2
   }
 
@@ -70,7 +70,7 @@ export async function cloudInitCommand(args: string[], io: CloudInitIo): Promise
 
   let userData: string
   try {
-    userData = renderUserData({ configText, tarballUrl, ...(io.template !== undefined ? { template: io.template } : {}) })
+    userData = renderUserData({ configText, debUrl, ...(io.template !== undefined ? { template: io.template } : {}) })
   } catch (err: unknown) {
     if (!(err instanceof UserDataError)) throw err
     io.stderr(`fwdctl cloud-init: ${err.message}\n`)

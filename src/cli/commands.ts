@@ -24,7 +24,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   undrain: { options: {}, usage: 'undrain', summary: 'answer /lb* normally again' },
   cleanup: { options: { 'dry-run': { type: 'boolean' } }, usage: 'cleanup [--dry-run]', summary: 'remove every chain and jump fwdd created (works with the daemon stopped); --dry-run lists them' },
   doctor: { options: { config: { type: 'string' }, azure: { type: 'boolean' } }, usage: 'doctor [--config PATH] [--azure]', summary: 'local (and Azure) checks, one verdict per line; exit 1 when any fails' },
-  'cloud-init': { options: {}, usage: 'cloud-init --config PATH --tarball-url URL [--output PATH]', summary: 'render the scale set\'s user-data with the config embedded', ownParser: true },
+  'cloud-init': { options: {}, usage: 'cloud-init --config PATH --deb-url URL [--output PATH]', summary: 'render the scale set\'s user-data with the config embedded', ownParser: true },
   help: { options: {}, usage: 'help [COMMAND]', summary: 'this text, or one command\'s' },
 }
 

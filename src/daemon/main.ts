@@ -55,6 +55,10 @@ export async function runDaemon(argv: string[], io: DaemonIo, env: NodeJS.Proces
     io.stdout(DAEMON_USAGE)
     return 0
   }
+  if (args.version) {
+    io.stdout(`fwdd ${VERSION}\n`)
+    return 0
+  }
   if (args.check) {
     const r = await loadConfigFile(args.config)
     if (r.ok) {

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { ResultPromise } from 'execa'
 import type { Topology } from './netns.js'
-import { FWDCTL, FWDD, ROOT, sleep } from './daemon.js'
+import { FWDCTL, FWDD, NODE_RUNTIME, ROOT, sleep } from './daemon.js'
 import type { Status } from '../../src/status.js'
 import { FakeImds } from '../fakes/azure/fake-imds.js'
 import { FakeArm } from '../fakes/azure/fake-arm.js'
@@ -124,7 +124,7 @@ export function startAzureDaemon(topo: Topology, fakes: NsAzureFakes, opts: { ya
   const source = opts.yaml !== undefined ? ['--config', configPath] : ['--config-from', 'imds']
   let output = ''
   // execa merges env into process.env; an undefined value removes the variable.
-  const child = topo.spawn(topo.node.ns, process.execPath, [FWDD, ...source, '--socket', socket, '--state-dir', path.join(dir, 'state')], fakes.env as Record<string, string>)
+  const child = topo.spawn(topo.node.ns, NODE_RUNTIME, ['--max-semi-space-size=1', FWDD, ...source, '--socket', socket, '--state-dir', path.join(dir, 'state')], fakes.env as Record<string, string>)
   child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
   const d: AzureDaemon = {

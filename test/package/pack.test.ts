@@ -66,7 +66,7 @@ t.test('npm install -g into a prefix gives fwdd and fwdctl that run', async (t) 
 
   // The installed module finds the template shipped beside it (import.meta.url resolution).
   const installed = (await import(pathToFileURL(join(moduleDir, 'dist/cloud-init/render.js')).href)) as typeof import('../../src/cloud-init/render.js')
-  const userData = installed.renderUserData({ configText: VALID, tarballUrl: URL_TGZ })
+  const userData = installed.renderUserData({ configText: VALID, debUrl: URL_TGZ })
   t.equal(installed.defaultTemplatePath, join(moduleDir, 'cloud-init/user-data.yaml'))
   t.match(userData, /^#cloud-config\n/)
 
