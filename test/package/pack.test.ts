@@ -70,7 +70,7 @@ t.test('npm install -g into a prefix gives fwdd and fwdctl that run', async (t) 
   t.equal(installed.defaultTemplatePath, join(moduleDir, 'cloud-init/user-data.yaml'))
   t.match(userData, /^#cloud-config\n/)
 
-  const ctl = await execa(join(prefix, 'bin/fwdctl'), ['cloud-init', '--config', join(dir, 'valid.yaml'), '--tarball-url', URL_TGZ], { reject: false, stripFinalNewline: false })
+  const ctl = await execa(join(prefix, 'bin/fwdctl'), ['cloud-init', '--config', join(dir, 'valid.yaml'), '--deb-url', URL_TGZ], { reject: false, stripFinalNewline: false })
   t.equal(ctl.exitCode, 0, `fwdctl cloud-init runs from the install (stderr: ${ctl.stderr})`)
   t.equal(ctl.stdout, userData, 'and prints the user-data')
 })
