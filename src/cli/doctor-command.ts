@@ -7,6 +7,7 @@ import net from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { formatProblems, loadConfigFile } from '../config/load.js'
 import { DEFAULT_CONFIG } from '../defaults.js'
+import { ControlClient } from '../control/control-client.js'
 import { createProcessRunner } from '../process/runner.js'
 import { runLocalDoctor } from './doctor-local.js'
 import { runAzureDoctorChecks } from './doctor-azure-command.js'
@@ -23,9 +24,25 @@ export interface DoctorFlags {
   azure?: boolean
 }
 
+/**
+ * The config to check: the file `--config` names; else what the running daemon runs (its file, or
+ * the userData it applied in `--config-from imds` mode), asked over the control socket; else the
+ * default file when no daemon answers.
+ */
+async function configToCheck(values: DoctorFlags, ctx: DoctorContext): Promise<{ loaded: Awaited<ReturnType<typeof loadConfigFile>>; from: string }> {
+  if (values.config !== undefined) return { loaded: await loadConfigFile(values.config), from: values.config }
+  const running = await new ControlClient(ctx.socket, 3000).runningConfig().catch(() => null)
+  if (running) {
+    const file = running.source.startsWith('file:') ? running.source.slice('file:'.length) : null
+    // A file is re-read, so doctor also sees edits not yet reloaded; userData is what the daemon applied.
+    if (file !== null) return { loaded: await loadConfigFile(file), from: file }
+    return { loaded: { ok: true, config: running.config, warnings: [] }, from: running.source }
+  }
+  return { loaded: await loadConfigFile(DEFAULT_CONFIG), from: DEFAULT_CONFIG }
+}
+
 export async function runDoctorCommand(values: DoctorFlags, ctx: DoctorContext): Promise<number> {
-  const configPath = values.config ?? DEFAULT_CONFIG
-  const loaded = await loadConfigFile(configPath)
+  const { loaded } = await configToCheck(values, ctx)
   const health = loaded.ok ? loaded.config.health : { address: '0.0.0.0', port: 8080 }
   const probeAddress = health.address === '0.0.0.0' ? '127.0.0.1' : health.address
   const verdicts: Verdict[] = await runLocalDoctor({

@@ -93,6 +93,16 @@ export class ControlClient {
     return v as Status
   }
 
+  /** Where the daemon's config comes from and the config in force; null from a daemon without `/config`. */
+  async runningConfig(): Promise<{ source: string; config: import('../config/types.js').Config } | null> {
+    const res = await controlRequest(this.socketPath, 'GET', '/config', this.timeoutMs)
+    if (res.statusCode === 404) return null
+    if (res.statusCode !== 200) throw new ControlReplyError('/config', `the daemon answered ${res.statusCode}: ${errorOf(res.body)}`)
+    const v = parseJson('/config', res.body) as { source?: unknown; config?: unknown }
+    if (typeof v?.source !== 'string' || typeof v.config !== 'object' || v.config === null) throw new ControlReplyError('/config', 'the daemon\'s config reply has the wrong shape; is fwdctl the same version as fwdd?')
+    return v as { source: string; config: import('../config/types.js').Config }
+  }
+
   /** The applied rule set as iptables-save text. */
   async rules(): Promise<string> {
     const res = await controlRequest(this.socketPath, 'GET', '/rules', this.timeoutMs)

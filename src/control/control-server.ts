@@ -11,9 +11,19 @@ import { systemClock } from '../clock.js'
 import { limitRequests } from '../server/rate-limit.js'
 import type { ConfigChanges, ReloadReply } from './reload-reply.js'
 
+/** The config a daemon runs, as `GET /config` answers it. */
+export interface RunningConfig {
+  /** `file:/path` or `imds:userData`. */
+  source: string
+  /** The validated config in force (the last good one). */
+  config: import('../config/types.js').Config
+}
+
 export interface ControlHandlers {
   status(): Promise<Status>
   rules(): Promise<string>
+  /** What the daemon runs: where its config comes from and the config in force (for `fwdctl doctor`). */
+  config?(): Promise<RunningConfig>
   /**
    * Re-reads the config; resolves with the problems text when rejected, else with what changed
    * (`diffConfigs`, src/reconcile/config-diff.ts), or null from a daemon that does not say.
@@ -33,6 +43,7 @@ export function buildControlServer(h: ControlHandlers): FastifyInstance {
   limitRequests(app, { perSecond: 100, burst: 200 }, systemClock)
   app.get('/status', async () => h.status())
   app.get('/rules', async (_req, reply) => reply.type('text/plain').send(await h.rules()))
+  if (h.config) app.get('/config', async () => h.config!())
   app.post('/reload', async (_req, reply) => {
     const r = await h.reload()
     if (typeof r === 'string') return reply.code(422).send({ ok: false, error: r } satisfies ReloadReply)

@@ -210,6 +210,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   const control = buildControlServer({
     status: statusWithTraffic,
     rules: () => rulesText.get(),
+    config: async () => ({ source: source.describe(), config }),
     reload,
     setDraining: async (d) => {
       // Drain takes effect at once; saving it is what lets it survive a restart.

@@ -321,3 +321,22 @@ t.test('a failing apply turns /health Unhealthy only after 60 s (not within seco
   t.same(status(h).node.health, { healthy: true, reasons: [] }, 'Healthy again after recovery')
   h.rec.stop()
 })
+
+t.test('drift seen by the watch: not in sync at once, in sync again after the verifying repair', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  t.equal(status(h).node.inSync, true)
+  const gate = h.hold()
+  h.fake.tables.nat.get('PREROUTING')!.length = 0 // someone flushed PREROUTING
+  h.rec.driftSuspected()
+  t.equal(status(h).node.inSync, false, 'not in sync the moment the change is seen: /lb answers 503')
+  t.equal(status(h).listeners[0]!.reason, 'not-in-sync')
+  gate.release()
+  await h.clock.advance(100)
+  t.equal(status(h).node.inSync, true, 'in sync once the verify sync repaired it')
+  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  h.rec.stop()
+})
