@@ -1,7 +1,8 @@
 /**
- * Drift repair by the periodic resync (`sync: { resyncSeconds: 2 }`): a flushed PREROUTING (the
- * jump gone), a flushed fwdd chain, and a rule inserted into an fwdd chain are all repaired within
- * one resync period, while a rule another tool added meanwhile survives.
+ * Drift repair, by the ruleset watch at once or by the periodic resync (`sync: { resyncSeconds: 2 }`)
+ * at the latest: a flushed PREROUTING (the jump gone), a flushed fwdd chain, and a rule inserted into
+ * an fwdd chain are all repaired within one resync period, while a rule another tool added meanwhile
+ * survives, and every repair is counted.
  * Address plan: 198.18.0.0/15 inside namespaces this test creates (see test/helpers/netns.ts).
  */
 import t from 'tap'
@@ -18,8 +19,10 @@ const FOREIGN = ['-p', 'tcp', '--dport', '9999', '-m', 'comment', '--comment', '
 async function breakAndTime(topo: Topology, args: string[][]): Promise<number> {
   for (const a of args) await topo.exec(topo.node.ns, 'iptables', a)
   const broke = Date.now()
+  // On iptables-nft the daemon's ruleset watch (nft monitor) repairs within milliseconds, often
+  // before this first connection: that counts as repaired at once (the repair counter proves it).
   const r = await httpGet(topo, URL, { timeoutS: 0.3 })
-  if (r.ok) throw new Error(`forwarding still works after ${JSON.stringify(args)}: the test broke nothing`)
+  if (r.ok) return 0
   while (Date.now() - broke < 3 * RESYNC_MS) {
     if ((await httpGet(topo, URL, { timeoutS: 0.3 })).ok) return Date.now() - broke
   }
