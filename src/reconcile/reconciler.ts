@@ -59,6 +59,9 @@ export interface ReconcilerOptions {
   random?: () => number
 }
 
+/** After a sync, ruleset events this recent may be the echo of fwdd's own write (see driftSuspected). */
+const OWN_WRITE_ECHO_MS = 2000
+
 export class Reconciler {
   private current: ReconcilerState
   /** Check results not yet folded into the state: folded at the next read, so a burst costs one copy. */
@@ -164,7 +167,12 @@ export class Reconciler {
    */
   driftSuspected(): void {
     if (!this.current.started || this.stopped) return
-    this.update((s) => ({ ...s, sync: drifted(s.sync, this.o.clock.now()) }))
+    const now = this.o.clock.now()
+    const sync = this.current.sync
+    // Events of fwdd's own large writes can reach the watch late; within this window after a sync
+    // (or while one runs) an event only asks for a verify, so the LB never sees a false 503.
+    const ownWriteEcho = sync.inFlightSince !== null || (sync.appliedAt !== null && now - sync.appliedAt < OWN_WRITE_ECHO_MS)
+    if (!ownWriteEcho) this.update((s) => ({ ...s, sync: drifted(s.sync, now) }))
     this.request(true)
   }
 
