@@ -89,6 +89,8 @@ t.test('scheduled events drain the node and are approved once the flows are gone
     await waitFor('the approval', async () => fakes.imds.approvals.length > 0, 20_000, d.log)
     t.same(fakes.imds.approvals, ['term-1'], 'StartRequests names the event')
     t.ok(Date.now() - closedAt < 15_000, 'approved soon after the flow closed')
+    // The daemon logs the approval once IMDS has answered the POST, just after the fake recorded it.
+    await waitFor('the approval in the log', async () => /approved the scheduled event/.test(d.log()), 5_000, d.log)
     t.match(d.log(), /approved the scheduled event/)
     t.equal((await probe(topo, '/lb')).status, 503, 'still drained after the approval')
   })
