@@ -33,7 +33,8 @@ export interface BenchConfig {
 /** YAML text of a config (flow style: one line per listener keeps 5000 listeners readable and fast to parse). */
 export function configYaml(c: BenchConfig): string {
   const lines = [
-    `health: { port: ${c.healthPort ?? 8080} }`,
+    // The load generator (client namespace) stands in for the LB probe, which the health port never limits.
+    `health: { port: ${c.healthPort ?? 8080}, probeSources: [198.18.0.2] }`,
     `sources: [${(c.sources ?? ['198.18.0.0/24']).join(', ')}]`,
   ]
   if (c.sync) {
