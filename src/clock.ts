@@ -28,8 +28,3 @@ export const systemClock: Clock = {
 export function wallTimeOf(clock: Clock, at: number): number {
   return clock.wallNow() - (clock.now() - at)
 }
-
-/** Resolves after `ms` on `clock` (so tests that advance a fake clock drive it). */
-export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimeout(resolve, ms))
-}

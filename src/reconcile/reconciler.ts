@@ -7,7 +7,7 @@
  * dataplane, conntrack), so it is tested at its own level with fakes and no sleeps.
  */
 import type { Logger } from 'pino'
-import type { Clock } from '../clock.js'
+import { wallTimeOf, type Clock } from '../clock.js'
 import type { Config } from '../config/types.js'
 import type { ApplyResult } from '../dataplane/applier.js'
 import type { RenderInput } from '../dataplane/render.js'
@@ -206,7 +206,7 @@ export class Reconciler {
   /** The status object from the current state; see node-status.ts. */
   status(ctx: Omit<StatusContext, 'now' | 'wall' | 'startedAt'>, traffic?: TrafficReadings): Status {
     const clock = this.o.clock
-    return buildStatus(this.state, { ...ctx, now: clock.now(), wall: (at) => clock.wallNow() - (clock.now() - at), startedAt: this.startedAt }, traffic)
+    return buildStatus(this.state, { ...ctx, now: clock.now(), wall: (at) => wallTimeOf(clock, at), startedAt: this.startedAt }, traffic)
   }
 
   /** Resolves when no flow cut is queued or running (tests, orderly stop). */
