@@ -52,6 +52,8 @@ interface Harness {
   silentAddrs: Set<string>
   events: string[]
   applied: RenderInput[]
+  /** Starts the reconciler and lets its first check round and first sync complete. */
+  running(): Promise<void>
   /** Makes the next applies hang until `release()`. */
   hold(): { release(): void }
   /** Makes every conntrack cut hang until released. */
@@ -99,6 +101,12 @@ function harness(cfg: Config, up: string[]): Harness {
   })
   return {
     clock, fake, runner, rec, up: upSet, silentAddrs, events, applied,
+    async running() {
+      const started = rec.start(2000)
+      await clock.advance(300)
+      await started
+      await clock.advance(100)
+    },
     hold() {
       let release!: () => void
       gate = new Promise<void>((r) => { release = r })
@@ -144,10 +152,7 @@ t.test('first-round wait is bounded', async (t) => {
 
 t.test('reload keeps health: kept targets stay healthy and in the rules, a new one joins after its first check', async (t) => {
   const h = harness(config(['198.18.1.2', '198.18.2.2']), ['198.18.1.2', '198.18.2.2', '198.18.3.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
-  await h.clock.advance(100)
+  await h.running()
   const before = status(h).listeners[0]!.targets.map((x) => [x.address, x.state, x.since])
   const applies = h.applied.length
   await h.rec.reload(config(['198.18.1.2', '198.18.2.2', '198.18.3.2']))
@@ -164,10 +169,7 @@ t.test('reload keeps health: kept targets stay healthy and in the rules, a new o
 
 t.test('flows are cut only after the rules no longer send to the dead target', async (t) => {
   const h = harness(config(['198.18.1.2', '198.18.2.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
-  await h.clock.advance(100)
+  await h.running()
   h.events.length = 0
   h.up.delete('198.18.2.2')
   await h.clock.advance(1500)
@@ -181,9 +183,7 @@ t.test('flows are cut only after the rules no longer send to the dead target', a
 
 t.test('whenAllDown: all keeps the dead targets in the rules, so their flows are not cut', async (t) => {
   const h = harness(config(['198.18.1.2'], '    whenAllDown: all\n    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
+  await h.running()
   h.up.clear()
   await h.clock.advance(3000)
   t.notOk(h.events.some((e) => e.startsWith('cut')), 'no cut while the rules still send there')
@@ -193,10 +193,7 @@ t.test('whenAllDown: all keeps the dead targets in the rules, so their flows are
 
 t.test('staleness bound: a change not applied within the bound makes the node not in sync', async (t) => {
   const h = harness(config(['198.18.1.2', '198.18.2.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
-  await h.clock.advance(100)
+  await h.running()
   t.equal(status(h).node.inSync, true)
   const gate = h.hold()
   h.up.delete('198.18.2.2')
@@ -217,10 +214,7 @@ t.test('staleness bound: a change not applied within the bound makes the node no
 for (const kind of ['read', 'apply', 'spawn'] as const) {
   t.test(`an error of kind ${kind} is shown while it lasts and cleared after recovery`, async (t) => {
     const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
-    const started = h.rec.start(2000)
-    await h.clock.advance(300)
-    await started
-    await h.clock.advance(100)
+    await h.running()
     h.runner.fault = kind
     h.fake.tables.nat.get('PREROUTING')!.shift() // drift, so the repair must write
     h.rec.request(true)
@@ -240,9 +234,7 @@ for (const kind of ['read', 'apply', 'spawn'] as const) {
 
 t.test('a rejected reload shows until a good reload clears it', async (t) => {
   const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
+  await h.running()
   h.rec.rejectReload('config reload rejected: bad port')
   t.equal(status(h).node.lastError, 'config reload rejected: bad port')
   t.equal(status(h).node.inSync, true, 'the last good rules are still in sync')
@@ -253,10 +245,7 @@ t.test('a rejected reload shows until a good reload clears it', async (t) => {
 
 t.test('a backward wall-clock step does not stop syncs', async (t) => {
   const h = harness(config(['198.18.1.2', '198.18.2.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
-  await h.clock.advance(100)
+  await h.running()
   h.clock.stepWall(-3_600_000)
   h.up.delete('198.18.2.2')
   await h.clock.advance(1500)
@@ -272,10 +261,7 @@ t.test('a backward wall-clock step does not stop syncs', async (t) => {
 
 t.test('flow cuts never hold up the next sync', async (t) => {
   const h = harness(config(['198.18.1.2', '198.18.2.2', '198.18.3.2'], '    check: { intervalMs: 1000, timeoutMs: 500, fall: 1, rise: 1 }\n'), ['198.18.1.2', '198.18.2.2', '198.18.3.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
-  await h.clock.advance(100)
+  await h.running()
   const cuts = h.holdCuts()
   h.up.delete('198.18.3.2')
   await h.clock.advance(1100)
@@ -303,9 +289,7 @@ t.test('the state is versioned on every change', async (t) => {
 
 t.test('a failing apply turns /health Unhealthy only after 60 s (not within seconds)', async (t) => {
   const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
+  await h.running()
   h.runner.fault = 'apply'
   h.fake.tables.nat.get('PREROUTING')!.shift()
   h.rec.request(true)
@@ -324,10 +308,7 @@ t.test('a failing apply turns /health Unhealthy only after 60 s (not within seco
 
 t.test('drift seen by the watch: not in sync at once, in sync again after the verifying repair', async (t) => {
   const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
-  await h.clock.advance(100)
+  await h.running()
   t.equal(status(h).node.inSync, true)
   await h.clock.advance(3000) // past the window in which events may be echoes of fwdd's own write
   const gate = h.hold()
@@ -344,10 +325,7 @@ t.test('drift seen by the watch: not in sync at once, in sync again after the ve
 
 t.test('a ruleset event right after a sync (the echo of fwdd\'s own write) asks for a verify but never turns /lb 503', async (t) => {
   const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
-  const started = h.rec.start(2000)
-  await h.clock.advance(300)
-  await started
-  await h.clock.advance(100)
+  await h.running()
   const applies = h.applied.length
   h.rec.driftSuspected()
   t.equal(status(h).node.inSync, true, 'still in sync')
