@@ -7,6 +7,7 @@ import { writeFile as fsWriteFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { formatProblems, parseConfig } from '../config/load.js'
 import { renderUserData, UserDataError } from '../cloud-init/render.js'
+import { EXIT } from '../defaults.js'
 
 export interface CloudInitIo {
   stdout: (s: string) => void
@@ -23,7 +24,8 @@ const USAGE = 'usage: fwdctl cloud-init --config PATH --deb-url URL [--output PA
 /**
  * Runs the subcommand; `args` are the words after `cloud-init`. Returns the exit code: 0 written,
  * 1 the config is invalid (one problem a line, as `fwdd --check` prints them) or cannot be read,
- * 2 wrong usage or a package URL that cannot go into user-data. Writes nothing on failure.
+ * 64 (EXIT.usage, like every other fwdctl usage error) wrong usage or a package URL that cannot
+ * go into user-data. Writes nothing on failure.
  */
 export async function cloudInitCommand(args: string[], io: CloudInitIo): Promise<number> {
   let values: { config?: string; 'deb-url'?: string; output?: string; help?: boolean }
@@ -41,7 +43,7 @@ export async function cloudInitCommand(args: string[], io: CloudInitIo): Promise
     }))
   } catch (err: unknown) {
     io.stderr(`fwdctl cloud-init: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
-    return 2
+    return EXIT.usage
   }
   if (values.help === true) {
     io.stdout(USAGE)
@@ -51,7 +53,7 @@ export async function cloudInitCommand(args: string[], io: CloudInitIo): Promise
   const debUrl = values['deb-url']
   if (configPath === undefined || debUrl === undefined) {
     io.stderr(`fwdctl cloud-init: --config and --deb-url are required\n${USAGE}`)
-    return 2
+    return EXIT.usage
   }
 
   let configText: string
@@ -73,8 +75,8 @@ export async function cloudInitCommand(args: string[], io: CloudInitIo): Promise
     userData = renderUserData({ configText, debUrl, ...(io.template !== undefined ? { template: io.template } : {}) })
   } catch (err: unknown) {
     if (!(err instanceof UserDataError)) throw err
-    io.stderr(`fwdctl cloud-init: ${err.message}\n`)
-    return 2
+    io.stderr(`fwdctl cloud-init: ${err.message}\n${USAGE}`)
+    return EXIT.usage
   }
 
   if (values.output === undefined) {

@@ -26,4 +26,8 @@ t.test('the CLI returns the documented codes', async (t) => {
   t.equal(await run(['status']), EXIT.unreachable)
   t.equal(await run(['status', '--bogus']), EXIT.usage)
   t.equal(await run([]), EXIT.usage)
+  // cloud-init has its own parser; its usage errors are 64 all the same.
+  t.equal(await run(['cloud-init']), EXIT.usage)
+  t.equal(await run(['cloud-init', '--config', '/nonexistent.yaml', '--deb-url', 'https://x.invalid/fwdd.deb', '--bogus']), EXIT.usage)
+  t.equal(await run(['cloud-init', '--config', '/nonexistent.yaml', '--deb-url', 'https://x.invalid/fwdd.deb', 'stray']), EXIT.usage)
 })

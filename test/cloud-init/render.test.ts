@@ -162,12 +162,13 @@ t.test('fwdctl cloud-init refuses a bad config, bad usage and a bad URL, writing
 
   for (const args of [[], ['--config', '/cfg.yaml'], ['--deb-url', URL_SAS], ['--config', '/cfg.yaml', '--deb-url', URL_SAS, '--bogus'], ['stray']]) {
     const u = fakeIo({ '/cfg.yaml': CONFIG })
-    t.equal(await cloudInitCommand(args, u), 2, `usage error for ${JSON.stringify(args)}`)
+    t.equal(await cloudInitCommand(args, u), 64, `usage error for ${JSON.stringify(args)} exits 64 (EXIT.usage)`)
+    t.same(u.out, [], 'nothing on stdout')
     t.match(u.err.join(''), /usage: fwdctl cloud-init/)
   }
 
   const badUrl = fakeIo({ '/cfg.yaml': CONFIG })
-  t.equal(await cloudInitCommand(['--config', '/cfg.yaml', '--deb-url', 'ftp://x/y.tgz'], badUrl), 2)
+  t.equal(await cloudInitCommand(['--config', '/cfg.yaml', '--deb-url', 'ftp://x/y.tgz'], badUrl), 64, 'a --deb-url that cannot go into user-data is a bad value: 64')
   t.match(badUrl.err.join(''), /must be https/)
 
   const help = fakeIo({})
