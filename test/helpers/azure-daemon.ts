@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { ResultPromise } from 'execa'
 import type { Topology } from './netns.js'
-import { FWDCTL, FWDD, NODE_RUNTIME, ROOT, sleep } from './daemon.js'
+import { FWDCTL, FWDD, NODE_RUNTIME, ROOT, assertPackaged, sleep } from './daemon.js'
 import type { Status } from '../../src/status.js'
 import { FakeImds } from '../fakes/azure/fake-imds.js'
 import { FakeArm } from '../fakes/azure/fake-arm.js'
@@ -117,6 +117,7 @@ export interface AzureDaemon {
  * `topo.destroy()` at the latest.
  */
 export function startAzureDaemon(topo: Topology, fakes: NsAzureFakes, opts: { yaml?: string } = {}): AzureDaemon {
+  assertPackaged()
   const dir = mkdtempSync(path.join(tmpdir(), 'fwdd-azure-test-'))
   const configPath = path.join(dir, 'config.yaml')
   const socket = path.join(dir, 'fwdd.sock')
@@ -145,11 +146,11 @@ export function startAzureDaemon(topo: Topology, fakes: NsAzureFakes, opts: { ya
   return d
 }
 
-/** Runs node with `args` in the node namespace with the fakes' environment (for `fwdctl doctor --azure`). */
+/** Runs the shipped runtime with `args` in the node namespace with the fakes' environment (for `fwdctl doctor --azure`). */
 function ctlWithEnv(topo: Topology, fakes: NsAzureFakes, args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const unset = Object.entries(fakes.env).filter(([, v]) => v === undefined).flatMap(([k]) => ['-u', k])
   const set = Object.entries(fakes.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)
-  return topo.exec(topo.node.ns, 'env', [...unset, ...set, process.execPath, ...args], { reject: false, timeoutMs: 30_000 })
+  return topo.exec(topo.node.ns, 'env', [...unset, ...set, NODE_RUNTIME, ...args], { reject: false, timeoutMs: 30_000 })
 }
 
 /**

