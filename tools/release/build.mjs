@@ -26,7 +26,9 @@ const HERE = path.join(ROOT, 'tools/release')
 
 /**
  * Every bundled entry point: [output name under /usr/lib/fwdd/bin/<name>.mjs, source]. Adding a
- * program or a worker script is one line here; each is a self-contained ESM file.
+ * program or a worker script is one line here; each is a self-contained ESM file next to the
+ * others. A worker must be started by its bundle's name (`new URL('./<name>.mjs', import.meta.url)`
+ * from a program's bundle): inside a bundle, `import.meta.url` is the program's own file.
  */
 const ENTRIES = [
   ['fwdd', 'src/bin/fwdd.ts'],
