@@ -240,17 +240,34 @@ t.test('upgrading the package under a held connection loses no echo; the scripts
   t.ok(up.calls.includes('deb-systemd-invoke try-restart fwdd.service'), `the upgrade restarts the running unit (calls: ${up.calls.join('; ')})`)
   t.notOk(up.calls.some((c) => /^deb-systemd-invoke (start|stop|restart) |^deb-systemd-helper enable /.test(c)), 'and neither re-enables nor stops it for good')
 
+  // The held connection would outlive a rule flush on its conntrack entry alone, so the rules
+  // themselves are sampled all through the restart: a daemon that rebuilt them (delete, then
+  // add) instead of adopting them shows up as a sample without them.
+  const samples: string[] = []
+  let sampling = true
+  const sampler = (async () => {
+    while (sampling) {
+      samples.push(await fwdRules(topo))
+      await sleep(50)
+    }
+  })()
+
   // systemd's try-restart of this unit: SIGTERM (KillSignal's default), wait, ExecStartPre, ExecStart.
   d1.child.kill('SIGTERM')
   const stopped = await Promise.race([d1.child.then(() => true, () => true), sleep(10_000).then(() => false)])
   t.ok(stopped, 'v1 exits on SIGTERM within TimeoutStopSec (10 s)')
   t.equal(await fwdRules(topo), rulesBefore, 'the stopped daemon left its rules in the kernel')
-  await sleep(1000) // forwarding with no daemon at all
+  const gap = await topo.exec(topo.client.ns, 'bash', ['-c', `exec 3<>/dev/tcp/${topo.node.address}/7000; echo gap >&3; read -t 3 line <&3; echo "$line"`], { reject: false })
+  t.equal(gap.stdout.trim(), 'gap', 'with no daemon running, a new connection is still forwarded')
   const d2 = await startLikeTheUnit()
   t.equal(await version(), V2, 'the restarted daemon is v2, from the new files')
   t.match(d2.log(), /adopting/, 'v2 adopted the rules it found (fail-static adoption)')
-  t.equal(await fwdRules(topo), rulesBefore, 'and left the rule set as v1 had it')
   await sleep(1500)
+  sampling = false
+  await sampler
+  t.equal(await fwdRules(topo), rulesBefore, 'and left the rule set as v1 had it')
+  t.ok(samples.length > 10, `the rules were sampled through the restart (${samples.length} samples)`)
+  t.same(samples.filter((x) => x !== rulesBefore).slice(0, 1), [], 'every sample shows the same rule set: it never went away or changed')
 
   // A new connection after the upgrade works too.
   const fresh = await topo.exec(topo.client.ns, 'bash', ['-c', `exec 3<>/dev/tcp/${topo.node.address}/7000; echo hi >&3; read -t 3 line <&3; echo "$line"`], { reject: false })
