@@ -11,7 +11,7 @@ import { Conntrack, FlowTally } from './conntrack.js'
 import { targetKey, type Dataplane } from './dataplane.js'
 import { RulesetMonitor } from './monitor.js'
 import { NFT_TABLE } from './nft-render.js'
-import { renderRuleSet, type RenderInput } from './render.js'
+import { RenderMemo, renderRuleSet, type RenderInput } from './render.js'
 import { ensureConntrackAccounting } from './sysctl.js'
 
 export class IptablesDataplane implements Dataplane {
@@ -20,6 +20,8 @@ export class IptablesDataplane implements Dataplane {
   readonly applier: Applier
   private readonly monitor: RulesetMonitor
   private readonly tally = new FlowTally()
+  /** Chains rendered before, reused when unchanged (a flip renders one chain). */
+  private readonly memo = new RenderMemo()
   private readonly conntrack: Conntrack
   /** `tcp/8000` -> listener name, from the last input applied. */
   private listenerOf = new Map<string, string>()
@@ -49,7 +51,7 @@ export class IptablesDataplane implements Dataplane {
 
   async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
     this.listenerOf = new Map(input.listeners.map((l) => [`${l.protocol}/${l.port}`, l.name]))
-    return this.monitor.own(() => this.applier.apply(renderRuleSet(input), opts))
+    return this.monitor.own(() => this.applier.apply(renderRuleSet(input, this.memo), opts))
   }
 
   async counters(): Promise<Map<string, { bytes: number; packets: number }>> {

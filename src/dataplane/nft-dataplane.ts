@@ -11,16 +11,16 @@ import type { ApplyResult } from './applier.js'
 import type { Dataplane } from './dataplane.js'
 import { RulesetMonitor } from './monitor.js'
 import { parseNftCounters, parseNftTable } from './nft-parse.js'
-import { NFT_TABLE, counterKey, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
+import { NFT_TABLE, NftMemo, counterKey, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
 import type { RenderInput } from './render.js'
 
 const T = `ip ${NFT_TABLE}`
-/** Order in which new blocks are declared: counters and chains before the maps that name them. */
-const DECLARE_ORDER = { counter: 0, chain: 1, set: 2, map: 3 } as const
 
 export class NftDataplane implements Dataplane {
   readonly name = 'nftables'
   private last: NftModel | null = null
+  /** Blocks rendered before, reused when unchanged (a flip renders one chain). */
+  private readonly memo = new NftMemo()
   private readonly monitor: RulesetMonitor
 
   constructor(private readonly runner: Runner, private readonly otherCleanup?: () => Promise<string[]>) {
@@ -45,7 +45,7 @@ export class NftDataplane implements Dataplane {
   }
 
   async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
-    const want = renderNft(input)
+    const want = renderNft(input, this.memo)
     const verify = opts.verify || this.last === null
     const have = verify ? (await this.readKernel()) ?? new Map<string, NftBlock>() : this.last!
     const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, drift: [] }
@@ -54,8 +54,8 @@ export class NftDataplane implements Dataplane {
     const elemAdd: string[] = []
     const fill: string[] = []
     const remove: string[] = []
-    const blocks = [...want.entries()].sort((a, b) => DECLARE_ORDER[a[1].kind] - DECLARE_ORDER[b[1].kind])
-    for (const [key, b] of blocks) {
+    // renderNft yields blocks in declaration order: counters and chains before the maps naming them.
+    for (const [key, b] of want) {
       const cur = have.get(key)
       if (cur && sameBlock(cur, b)) continue
       const prev = this.last?.get(key)

@@ -64,8 +64,20 @@ export function kernelProbability(p: number): string {
   return (Math.round(p * 0x80000000) / 0x80000000).toFixed(11)
 }
 
+/**
+ * Remembers, between renders, the rules of each listener chain and of each dispatch tree, keyed by
+ * what they are made of. A sync that flips one target then renders one chain anew and hands back
+ * the very same arrays for every other chain, so the applier tells them unchanged by identity:
+ * the work of a flip is O(listeners) cheap key checks, not O(rules) string building and compares.
+ * Output is identical with or without a memo (test/dataplane/render.test.ts proves it).
+ */
+export class RenderMemo {
+  readonly chains = new Map<string, { key: string; rules: string[] }>()
+  readonly trees = new Map<string, { key: string; into: string[]; chains: Map<string, string[]> }>()
+}
+
 /** Renders the full rule set for fwdd's chains. Same input, same output, byte for byte. */
-export function renderRuleSet(input: RenderInput): RuleSet {
+export function renderRuleSet(input: RenderInput, memo: RenderMemo = new RenderMemo()): RuleSet {
   const nat = new Map<string, string[]>()
   const filter = new Map<string, string[]>()
 
@@ -81,10 +93,23 @@ export function renderRuleSet(input: RenderInput): RuleSet {
   for (const p of ['tcp', 'udp'] as const) {
     const ls = input.listeners.filter((l) => l.protocol === p).sort((a, b) => a.port - b.port)
     if (ls.length === 0) continue
-    portTree(nat, services, NAT_SERVICES, `FWD-S${p === 'tcp' ? 'T' : 'U'}`, p, ls, (chain, l) =>
+    const key = ls.map((l) => `${l.port}:${l.name}`).join(',')
+    const tree = (name: string, from: string, prefix: string, leaf: (chain: string, l: RenderListener) => string): { into: string[]; chains: Map<string, string[]> } => {
+      const hit = memo.trees.get(name)
+      if (hit && hit.key === key) return hit
+      const made = { key, into: [] as string[], chains: new Map<string, string[]>() }
+      portTree(made.chains, made.into, from, prefix, p, ls, leaf)
+      memo.trees.set(name, made)
+      return made
+    }
+    const svc = tree(`nat/${p}`, NAT_SERVICES, `FWD-S${p === 'tcp' ? 'T' : 'U'}`, (chain, l) =>
       `-A ${chain} ${proto(l.protocol, l.port)} ${comment(l.name)} -j ${listenerChain(l.name)}`)
-    portTree(filter, input_, FILTER_INPUT, `FWD-I${p === 'tcp' ? 'T' : 'U'}`, p, ls, (chain, l) =>
+    services.push(...svc.into)
+    for (const [c, rules] of svc.chains) nat.set(c, rules)
+    const refuse = tree(`filter/${p}`, FILTER_INPUT, `FWD-I${p === 'tcp' ? 'T' : 'U'}`, (chain, l) =>
       `-A ${chain} ${proto(l.protocol, l.port)} ${comment(`${l.name}: not forwarded, refuse`)} -j REJECT --reject-with ${l.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`)
+    input_.push(...refuse.into)
+    for (const [c, rules] of refuse.chains) filter.set(c, rules)
   }
   nat.set(NAT_SERVICES, services)
   nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE --random-fully`])
@@ -93,22 +118,36 @@ export function renderRuleSet(input: RenderInput): RuleSet {
   // accounting (conntrack.ts), not from a rule walk per packet.
   filter.set(FILTER_FORWARD, [`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: forwarded flows')} -j ACCEPT`])
 
+  const seen = new Set<string>()
   for (const l of input.listeners) {
-    const chain = listenerChain(l.name)
-    const rules: string[] = []
-    if (l.rotation.length > 0) {
-      rules.push(`-A ${chain} ${comment(`${l.name}: mark forwarded`)} -j CONNMARK --set-xmark ${FORWARD_MARK}`)
-      const probs = probabilities(l.rotation.map((t) => t.weight))
-      l.rotation.forEach((t, i) => {
-        const p = probs[i]
-        const stat = p === undefined ? '' : ` -m statistic --mode random --probability ${p}`
-        rules.push(`-A ${chain} -p ${l.protocol} ${comment(`${l.name} -> ${t.address}:${t.port}`)}${stat} -j DNAT --to-destination ${t.address}:${t.port}`)
-      })
+    seen.add(l.name)
+    const key = `${l.protocol}|${l.rotation.map((t) => `${t.address}:${t.port}*${t.weight}`).join(',')}`
+    const hit = memo.chains.get(l.name)
+    if (hit && hit.key === key) {
+      nat.set(listenerChain(l.name), hit.rules)
+      continue
     }
-    nat.set(chain, rules)
-
+    const rules = listenerRules(l)
+    memo.chains.set(l.name, { key, rules })
+    nat.set(listenerChain(l.name), rules)
   }
+  for (const name of memo.chains.keys()) if (!seen.has(name)) memo.chains.delete(name)
   return { nat, filter }
+}
+
+/** The listener's own chain: mark the flow, then DNAT by the statistic cascade over the weights. */
+function listenerRules(l: RenderListener): string[] {
+  const chain = listenerChain(l.name)
+  const rules: string[] = []
+  if (l.rotation.length === 0) return rules
+  rules.push(`-A ${chain} ${comment(`${l.name}: mark forwarded`)} -j CONNMARK --set-xmark ${FORWARD_MARK}`)
+  const probs = probabilities(l.rotation.map((t) => t.weight))
+  l.rotation.forEach((t, i) => {
+    const p = probs[i]
+    const stat = p === undefined ? '' : ` -m statistic --mode random --probability ${p}`
+    rules.push(`-A ${chain} -p ${l.protocol} ${comment(`${l.name} -> ${t.address}:${t.port}`)}${stat} -j DNAT --to-destination ${t.address}:${t.port}`)
+  })
+  return rules
 }
 
 /** Listeners per dispatch chain: a new connection walks about FANOUT/2 rules per level, log4(n) levels. */

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
+import { RenderMemo, probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'golden')
 
@@ -88,4 +88,39 @@ t.test('every rule carries a comment', async (t) => {
     const rs = renderRuleSet(input)
     for (const table of ['nat', 'filter'] as const) for (const rules of rs[table].values()) for (const r of rules) t.match(r, / -m comment --comment /)
   }
+})
+
+/** A sequence of inputs a running node goes through: flips, weights, new and removed listeners, a port move. */
+function history(): RenderInput[] {
+  const base = (n: number, f: (i: number) => Partial<RenderInput['listeners'][number]> = () => ({})): RenderInput => ({
+    sources: [],
+    listeners: Array.from({ length: n }, (_, i) => ({ name: `l${i}`, protocol: (i % 3 === 0 ? 'udp' : 'tcp') as 'tcp' | 'udp', port: 10000 + i, rotation: [tgt('198.18.1.2'), tgt('198.18.2.2')], known: [tgt('198.18.1.2'), tgt('198.18.2.2')], ...f(i) })),
+  })
+  return [
+    base(40),
+    base(40, (i) => (i === 7 ? { rotation: [tgt('198.18.2.2')] } : {})),
+    base(40, (i) => (i === 7 ? { rotation: [tgt('198.18.1.2', 80, 3), tgt('198.18.2.2')] } : {})),
+    base(41),
+    base(39),
+    base(39, (i) => (i === 5 ? { port: 20000 } : {})),
+    base(39, (i) => (i === 5 ? { known: [tgt('198.18.1.2'), tgt('198.18.2.2'), tgt('198.18.3.2')] } : {})),
+    { ...base(39), sources: ['198.18.0.0/24'] },
+  ]
+}
+
+t.test('a memo changes nothing in the output, through a node history', async (t) => {
+  const memo = new RenderMemo()
+  for (const [i, input] of history().entries()) t.same(renderRuleSet(input, memo), renderRuleSet(input), `step ${i}`)
+})
+
+t.test('a flip with a memo renders one chain anew and hands back the same arrays for the rest', async (t) => {
+  const memo = new RenderMemo()
+  const [before, flipped] = history()
+  const a = renderRuleSet(before!, memo)
+  const b = renderRuleSet(flipped!, memo)
+  const changed: string[] = []
+  for (const table of ['nat', 'filter'] as const) {
+    for (const [chain, rules] of b[table]) if (a[table].get(chain) !== rules && !/^FWD-(PREROUTING|SERVICES|POSTROUTING|INPUT|FORWARD)$/.test(chain)) changed.push(chain)
+  }
+  t.same(changed, ['FWD-L-l7'], 'only the flipped listener chain is a new array (the few top chains are rebuilt, O(1))')
 })
