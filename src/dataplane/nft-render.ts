@@ -1,19 +1,18 @@
 /**
  * The nftables renderer: the same RenderInput as the iptables renderer, out comes fwdd's own table
- * `ip fwdd` as blocks (chains, sets, maps, counters) written in the exact form `nft -s list table`
+ * `ip fwdd` as blocks (chains, sets, maps) written in the exact form `nft -s list table`
  * prints them, so the applier compares kernel and desired state block by block as text. Pure.
  *
  * Layout (learned from kube-proxy's nftables mode, KEP-3866): every packet costs a constant number
  * of lookups whatever the listener count. prerouting (dstnat) checks the allowed-source set and
  * dispatches new connections through the `services` verdict map keyed by protocol . port to one
  * chain per listener, which marks the flow and spreads it over the weights with one
- * `numgen random mod R < w` rule per target. forward (filter) counts marked packets in a named
- * counter per target, found through a
- * map keyed by listener port . target address . target port, and accepts them. input refuses at
+ * `numgen random mod R < w` rule per target. forward (filter) accepts marked packets (per-target
+ * bytes come from conntrack accounting, as on the iptables backend: flow-counters.ts). input refuses at
  * once, through the `refuse` map, a new connection that reached a listener port without being
  * forwarded. postrouting (srcnat) masquerades marked flows only, fully random.
  */
-import type { RenderInput, RenderListener, RenderTarget } from './render.js'
+import type { RenderInput, RenderTarget } from './render.js'
 
 export const NFT_TABLE = 'fwdd'
 /** The ct mark bit of forwarded flows: the same bit the iptables mode sets as connmark. */
@@ -37,17 +36,6 @@ export type NftModel = Map<string, NftBlock>
 
 export function blockKey(kind: BlockKind, name: string): string {
   return `${kind} ${name}`
-}
-
-/** The named counter of one target of one listener. Listener names carry no `_`, so it parses back. */
-export function counterName(listener: string, address: string, port: number): string {
-  return `t_${listener}_${address}_${port}`
-}
-
-/** Inverse of counterName: the targetKey `listener|address:port`, or null for other names. */
-export function counterKey(name: string): string | null {
-  const m = /^t_([a-z0-9-]+)_([0-9.]+)_(\d+)$/.exec(name)
-  return m ? `${m[1]}|${m[2]}:${m[3]}` : null
 }
 
 function block(kind: BlockKind, name: string, decl: string[] = [], elements: string[] = [], rules: string[] = []): NftBlock {
@@ -77,67 +65,48 @@ export function listenerChainName(name: string): string {
   return `l-${name}`
 }
 
-interface KnownPart {
+interface ListenerElements {
   key: string
-  /** Counter blocks with their model keys (built once, not on every render). */
-  counters: Array<[string, NftBlock]>
-  acct: string[]
   service: string
   refuse: string
 }
 
 /**
  * Remembers, between renders, what each listener contributed, keyed by what it is made of: its
- * chain (by protocol and rotation) and its counters and map elements (by protocol, port and known
- * targets). A sync that flips one target renders one chain anew and hands back the very same
- * block objects for everything else, maps included when no listener's elements changed, so the
- * dataplane tells them unchanged by identity. Output is identical with or without a memo.
+ * chain (by protocol and rotation) and its map elements (by protocol and port). A sync that flips
+ * one target renders one chain anew and hands back the very same block objects for everything
+ * else, maps included when no listener's elements changed, so the dataplane tells them unchanged
+ * by identity. Output is identical with or without a memo.
  */
 export class NftMemo {
   readonly chains = new Map<string, { key: string; id: string; block: NftBlock }>()
-  readonly known = new Map<string, KnownPart>()
+  readonly elements = new Map<string, ListenerElements>()
   maps: { names: string; blocks: NftBlock[] } | null = null
-}
-
-function knownPart(l: RenderListener, key: string): KnownPart {
-  const counters: Array<[string, NftBlock]> = []
-  const acct: string[] = []
-  const seen = new Set<string>()
-  for (const t of l.known) {
-    const k = `${t.address}:${t.port}`
-    if (seen.has(k)) continue
-    seen.add(k)
-    const c = counterName(l.name, t.address, t.port)
-    counters.push([blockKey('counter', c), block('counter', c)])
-    acct.push(`${l.port} . ${t.address} . ${t.port} : "${c}"`)
-  }
-  return { key, counters, acct, service: `${l.protocol} . ${l.port} : goto ${listenerChainName(l.name)}`, refuse: `${l.protocol} . ${l.port} : goto refuse-${l.protocol}` }
 }
 
 /**
  * Renders fwdd's table. Same input, same output. Blocks come in the order they can be declared in
- * one transaction: counters, chains, the set, then the maps that name counters and chains.
+ * one transaction: chains, the set, then the maps that name chains.
  */
 export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): NftModel {
   const m: NftModel = new Map()
   const add = (b: NftBlock): void => void m.set(blockKey(b.kind, b.name), b)
   const mark = `ct mark & ${NFT_MARK} == ${NFT_MARK}`
 
-  const parts: KnownPart[] = []
+  const parts: ListenerElements[] = []
   const chains: Array<{ id: string; block: NftBlock }> = []
   let missed = false
   const names = new Set<string>()
   for (const l of input.listeners) {
     names.add(l.name)
-    const kkey = `${l.protocol}/${l.port}|${l.known.map((t) => `${t.address}:${t.port}`).join(',')}`
-    let part = memo.known.get(l.name)
-    if (!part || part.key !== kkey) {
-      part = knownPart(l, kkey)
-      memo.known.set(l.name, part)
+    const ekey = `${l.protocol}/${l.port}`
+    let part = memo.elements.get(l.name)
+    if (!part || part.key !== ekey) {
+      part = { key: ekey, service: `${l.protocol} . ${l.port} : goto ${listenerChainName(l.name)}`, refuse: `${l.protocol} . ${l.port} : goto refuse-${l.protocol}` }
+      memo.elements.set(l.name, part)
       missed = true
     }
     parts.push(part)
-    for (const [k, c] of part.counters) m.set(k, c)
     const ckey = `${l.protocol}|${l.rotation.map((t) => `${t.address}:${t.port}*${t.weight}`).join(',')}`
     let chain = memo.chains.get(l.name)
     if (!chain || chain.key !== ckey) {
@@ -147,7 +116,7 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
     }
     chains.push(chain)
   }
-  for (const name of memo.known.keys()) if (!names.has(name)) memo.known.delete(name)
+  for (const name of memo.elements.keys()) if (!names.has(name)) memo.elements.delete(name)
   for (const name of memo.chains.keys()) if (!names.has(name)) memo.chains.delete(name)
 
   const srcSet = input.sources.length > 0
@@ -157,11 +126,7 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
   add(block('chain', 'prerouting', ['type nat hook prerouting priority dstnat; policy accept;'], [],
     [`${srcSet ? 'ip saddr @sources ' : ''}fib daddr type local meta l4proto . th dport vmap @services`]))
   add(block('chain', 'postrouting', ['type nat hook postrouting priority srcnat; policy accept;'], [], [`${mark} masquerade random,fully-random`]))
-  add(block('chain', 'forward', ['type filter hook forward priority filter; policy accept;'], [], [
-    `${mark} meta l4proto tcp counter name ct original proto-dst . ct reply ip saddr . ct reply proto-src map @acct-tcp`,
-    `${mark} meta l4proto udp counter name ct original proto-dst . ct reply ip saddr . ct reply proto-src map @acct-udp`,
-    `${mark} accept`,
-  ]))
+  add(block('chain', 'forward', ['type filter hook forward priority filter; policy accept;'], [], [`${mark} accept`]))
   add(block('chain', 'input', ['type filter hook input priority filter; policy accept;'], [], [
     'ct state established,related return',
     'meta l4proto . th dport vmap @refuse',
@@ -171,14 +136,11 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
   // The maps are the same objects as last time when no listener's elements changed, in the same order.
   const order = input.listeners.map((l) => l.name).join(',')
   if (missed || !memo.maps || memo.maps.names !== order) {
-    const acct: Record<'tcp' | 'udp', string[]> = { tcp: [], udp: [] }
-    input.listeners.forEach((l, i) => acct[l.protocol].push(...parts[i]!.acct))
     memo.maps = {
       names: order,
       blocks: [
         block('map', 'services', ['type inet_proto . inet_service : verdict'], parts.map((p) => p.service)),
         block('map', 'refuse', ['type inet_proto . inet_service : verdict'], parts.map((p) => p.refuse)),
-        ...(['tcp', 'udp'] as const).map((p) => block('map', `acct-${p}`, ['type inet_service . ipv4_addr . inet_service : counter'], acct[p])),
       ],
     }
   }
