@@ -79,7 +79,7 @@ interface ListenerElements {
  * by identity. Output is identical with or without a memo.
  */
 export class NftMemo {
-  readonly chains = new Map<string, { key: string; id: string; block: NftBlock }>()
+  readonly chains = new Map<string, { protocol: string; rotation: readonly RenderTarget[]; id: string; block: NftBlock }>()
   readonly elements = new Map<string, ListenerElements>()
   maps: { names: string; blocks: NftBlock[] } | null = null
 }
@@ -107,11 +107,10 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
       missed = true
     }
     parts.push(part)
-    const ckey = `${l.protocol}|${l.rotation.map((t) => `${t.address}:${t.port}*${t.weight}`).join(',')}`
     let chain = memo.chains.get(l.name)
-    if (!chain || chain.key !== ckey) {
+    if (!chain || chain.protocol !== l.protocol || !sameTargets(chain.rotation, l.rotation)) {
       const rules = l.rotation.length === 0 ? [] : [`ct mark set ct mark | ${NFT_MARK}`, ...spread(l.protocol, l.rotation)]
-      chain = { key: ckey, id: blockKey('chain', listenerChainName(l.name)), block: block('chain', listenerChainName(l.name), [], [], rules) }
+      chain = { protocol: l.protocol, rotation: l.rotation.map((t) => ({ ...t })), id: blockKey('chain', listenerChainName(l.name)), block: block('chain', listenerChainName(l.name), [], [], rules) }
       memo.chains.set(l.name, chain)
     }
     chains.push(chain)
@@ -146,6 +145,13 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
   }
   for (const b of memo.maps.blocks) add(b)
   return m
+}
+
+/** Same targets in the same order (compared field by field: no key string is built per listener per sync). */
+function sameTargets(a: readonly RenderTarget[], b: readonly RenderTarget[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i]!.address !== b[i]!.address || a[i]!.port !== b[i]!.port || a[i]!.weight !== b[i]!.weight) return false
+  return true
 }
 
 /** Whether two blocks are the same (elements compared as sets: nft prints them in its own order). */
