@@ -180,6 +180,7 @@ export class Applier {
   }
 }
 
+/** Identity first: a memoized render hands back the same array for every chain it did not change. */
 function sameLines(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((l, i) => l === b[i])
+  return a === b || a.length === b.length && a.every((l, i) => l === b[i])
 }

@@ -7,11 +7,11 @@
 import type { Runner } from '../process/runner.js'
 import { Applier, type ApplyResult } from './applier.js'
 import { detectBackend } from './backend.js'
-import { Conntrack, FlowTally } from './conntrack.js'
-import { targetKey, type Dataplane } from './dataplane.js'
+import type { Dataplane } from './dataplane.js'
+import { FlowCounters } from './flow-counters.js'
 import { RulesetMonitor } from './monitor.js'
 import { NFT_TABLE } from './nft-render.js'
-import { renderRuleSet, type RenderInput } from './render.js'
+import { RenderMemo, renderRuleSet, type RenderInput } from './render.js'
 import { ensureConntrackAccounting } from './sysctl.js'
 
 export class IptablesDataplane implements Dataplane {
@@ -19,16 +19,15 @@ export class IptablesDataplane implements Dataplane {
   readonly warning?: string
   readonly applier: Applier
   private readonly monitor: RulesetMonitor
-  private readonly tally = new FlowTally()
-  private readonly conntrack: Conntrack
-  /** `tcp/8000` -> listener name, from the last input applied. */
-  private listenerOf = new Map<string, string>()
+  private readonly flows: FlowCounters
+  /** Chains rendered before, reused when unchanged (a flip renders one chain). */
+  private readonly memo = new RenderMemo()
 
   private constructor(private readonly runner: Runner, applier: Applier, warning?: string) {
     this.applier = applier
     this.name = `iptables-${applier.backend.name}`
     if (warning !== undefined) this.warning = warning
-    this.conntrack = new Conntrack(runner)
+    this.flows = new FlowCounters(runner)
     // iptables-nft writes the `ip nat` and `ip filter` nf_tables tables; legacy is invisible to nft monitor.
     this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (nat|filter) /.test(` ${line} `))
   }
@@ -48,19 +47,12 @@ export class IptablesDataplane implements Dataplane {
   }
 
   async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
-    this.listenerOf = new Map(input.listeners.map((l) => [`${l.protocol}/${l.port}`, l.name]))
-    return this.monitor.own(() => this.applier.apply(renderRuleSet(input), opts))
+    this.flows.setListeners(input)
+    return this.monitor.own(() => this.applier.apply(renderRuleSet(input, this.memo), opts))
   }
 
-  async counters(): Promise<Map<string, { bytes: number; packets: number }>> {
-    const totals = this.tally.update(await this.conntrack.accounting())
-    const out = new Map<string, { bytes: number; packets: number }>()
-    for (const [key, c] of totals) {
-      const m = /^(\w+\/\d+)\|([0-9.]+):(\d+)$/.exec(key)
-      const listener = m ? this.listenerOf.get(m[1]!) : undefined
-      if (m && listener) out.set(targetKey(listener, m[2]!, Number(m[3])), c)
-    }
-    return out
+  counters(): Promise<Map<string, { bytes: number; packets: number }>> {
+    return this.flows.read()
   }
 
   rulesText(): Promise<string> {

@@ -2,29 +2,34 @@
  * The nftables backend: fwdd's own table `ip fwdd`, written in one `nft -f` transaction per sync
  * that names nothing outside it. Only the blocks that differ are written: a chain is flushed and
  * refilled, a map or set gets element deletes and adds, so a target flip rewrites one listener
- * chain (O(1)) whatever the listener count, and named counters are never re-created (they keep
- * their values). Verify reads `nft -s list table` and compares block by block with the rendering.
+ * chain (O(1)) whatever the listener count. Per-target bytes come from conntrack accounting
+ * (flow-counters.ts). Verify reads `nft -s list table` and compares block by block with the
+ * rendering.
  */
 import type { Runner } from '../process/runner.js'
 import { FwdError } from '../errors.js'
 import type { ApplyResult } from './applier.js'
 import type { Dataplane } from './dataplane.js'
 import { RulesetMonitor } from './monitor.js'
-import { parseNftCounters, parseNftTable } from './nft-parse.js'
-import { NFT_TABLE, counterKey, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
+import { parseNftTable } from './nft-parse.js'
+import { FlowCounters } from './flow-counters.js'
+import { NFT_TABLE, NftMemo, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
+import { ensureConntrackAccounting } from './sysctl.js'
 import type { RenderInput } from './render.js'
 
 const T = `ip ${NFT_TABLE}`
-/** Order in which new blocks are declared: counters and chains before the maps that name them. */
-const DECLARE_ORDER = { counter: 0, chain: 1, set: 2, map: 3 } as const
 
 export class NftDataplane implements Dataplane {
   readonly name = 'nftables'
   private last: NftModel | null = null
+  /** Blocks rendered before, reused when unchanged (a flip renders one chain). */
+  private readonly memo = new NftMemo()
+  private readonly flows: FlowCounters
   private readonly monitor: RulesetMonitor
 
   constructor(private readonly runner: Runner, private readonly otherCleanup?: () => Promise<string[]>) {
     this.monitor = new RulesetMonitor(runner, (line) => line.includes(` ${T} `) || line.endsWith(` ${T}`))
+    this.flows = new FlowCounters(runner)
   }
 
   async readKernel(): Promise<NftModel | null> {
@@ -37,6 +42,7 @@ export class NftDataplane implements Dataplane {
   }
 
   async adopt(): Promise<boolean> {
+    await ensureConntrackAccounting()
     if (this.otherCleanup) await this.monitor.own(this.otherCleanup)
     const kernel = await this.readKernel()
     if (kernel === null) return false
@@ -45,7 +51,8 @@ export class NftDataplane implements Dataplane {
   }
 
   async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
-    const want = renderNft(input)
+    this.flows.setListeners(input)
+    const want = renderNft(input, this.memo)
     const verify = opts.verify || this.last === null
     const have = verify ? (await this.readKernel()) ?? new Map<string, NftBlock>() : this.last!
     const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, drift: [] }
@@ -54,8 +61,8 @@ export class NftDataplane implements Dataplane {
     const elemAdd: string[] = []
     const fill: string[] = []
     const remove: string[] = []
-    const blocks = [...want.entries()].sort((a, b) => DECLARE_ORDER[a[1].kind] - DECLARE_ORDER[b[1].kind])
-    for (const [key, b] of blocks) {
+    // renderNft yields blocks in declaration order: counters and chains before the maps naming them.
+    for (const [key, b] of want) {
       const cur = have.get(key)
       if (cur && sameBlock(cur, b)) continue
       const prev = this.last?.get(key)
@@ -106,15 +113,8 @@ export class NftDataplane implements Dataplane {
     return result
   }
 
-  async counters(): Promise<Map<string, { bytes: number; packets: number }>> {
-    const r = await this.runner.run('nft', ['list', 'counters', 'table', 'ip', NFT_TABLE], { timeoutMs: 30000 })
-    const out = new Map<string, { bytes: number; packets: number }>()
-    if (r.exitCode !== 0) return out
-    for (const [name, c] of parseNftCounters(r.stdout)) {
-      const key = counterKey(name)
-      if (key) out.set(key, c)
-    }
-    return out
+  counters(): Promise<Map<string, { bytes: number; packets: number }>> {
+    return this.flows.read()
   }
 
   async rulesText(): Promise<string> {

@@ -1,7 +1,7 @@
 /**
  * Reads `nft -s list table ip fwdd` text back into blocks, the form the nft renderer writes, so
- * drift is a block-by-block comparison. Also reads `nft list counters` for per-target counters.
- * Pure.
+ * drift is a block-by-block comparison. Pure. Counter blocks are parsed too: a table written by
+ * an older fwdd had them, and the next apply deletes them.
  */
 import { blockKey, type BlockKind, type NftBlock, type NftModel } from './nft-render.js'
 
@@ -63,21 +63,4 @@ function balanced(s: string): boolean {
   let d = 0
   for (const ch of s) d += ch === '{' ? 1 : ch === '}' ? -1 : 0
   return d === 0
-}
-
-/** `nft list counters table ip fwdd` text: counter name -> packets/bytes. */
-export function parseNftCounters(text: string): Map<string, { packets: number; bytes: number }> {
-  const out = new Map<string, { packets: number; bytes: number }>()
-  let name: string | null = null
-  for (const raw of text.split('\n')) {
-    const line = raw.trim()
-    const head = /^counter (\S+) \{$/.exec(line)
-    if (head) name = head[1]!
-    const m = /^packets (\d+) bytes (\d+)$/.exec(line)
-    if (m && name) {
-      out.set(name, { packets: Number(m[1]), bytes: Number(m[2]) })
-      name = null
-    }
-  }
-  return out
 }

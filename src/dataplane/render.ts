@@ -64,10 +64,52 @@ export function kernelProbability(p: number): string {
   return (Math.round(p * 0x80000000) / 0x80000000).toFixed(11)
 }
 
-/** Renders the full rule set for fwdd's chains. Same input, same output, byte for byte. */
-export function renderRuleSet(input: RenderInput): RuleSet {
+/**
+ * Remembers, between renders, the rules of each dispatch chain keyed by what they are made of
+ * (the listeners' ports, names and rotations under it). A sync that flips one target renders one
+ * leaf chain anew and hands back the very same arrays for every other chain, so the applier tells
+ * them unchanged by identity: the work of a flip is O(listeners) cheap key checks, not O(rules)
+ * string building and compares. Output is identical with or without a memo.
+ */
+export class RenderMemo {
+  readonly chains = new Map<string, { key: string; rules: string[] }>()
+}
+
+/** Listeners per dispatch chain: the tree has log8(n) levels and a leaf holds at most 8 listeners. */
+export const FANOUT = 8
+/**
+ * A listener with at most this many targets in rotation is written inline in its leaf (mark and
+ * DNAT rules matching its port); one with more gets a chain of its own (`FWD-L-<name>`), so a new
+ * connection to a neighbour in the same leaf never walks a long cascade.
+ */
+export const INLINE_MAX_TARGETS = 4
+
+/**
+ * Renders the full rule set for fwdd's chains. Same input, same output, byte for byte.
+ *
+ * Layout: FWD-PREROUTING keeps allowed sources to local addresses and jumps to FWD-SERVICES, which
+ * dispatches by port range down a tree of chains (`FWD-ST-LO-HI`, `FWD-SU-LO-HI`) to a leaf that
+ * holds the listeners' own rules. Why listeners live in the leaves and not in a chain each:
+ * iptables-nft-restore looks chains up by walking its list, so the cost of a restore grows with
+ * rules x chains; 10,000 listener chains took 28 s to load where 1,400 leaves take about a second
+ * (bench/results). FWD-INPUT refuses, down the same tree, what reached a listener port without
+ * being forwarded.
+ */
+export function renderRuleSet(input: RenderInput, memo: RenderMemo = new RenderMemo()): RuleSet {
   const nat = new Map<string, string[]>()
   const filter = new Map<string, string[]>()
+  const used = new Set<string>()
+  const memoized = (table: Map<string, string[]>, chain: string, key: string, make: () => string[]): void => {
+    used.add(chain)
+    const hit = memo.chains.get(chain)
+    if (hit && hit.key === key) {
+      table.set(chain, hit.rules)
+      return
+    }
+    const rules = make()
+    memo.chains.set(chain, { key, rules })
+    table.set(chain, rules)
+  }
 
   const pre: string[] = []
   const sources = input.sources.length > 0 ? input.sources : [null]
@@ -81,10 +123,49 @@ export function renderRuleSet(input: RenderInput): RuleSet {
   for (const p of ['tcp', 'udp'] as const) {
     const ls = input.listeners.filter((l) => l.protocol === p).sort((a, b) => a.port - b.port)
     if (ls.length === 0) continue
-    portTree(nat, services, NAT_SERVICES, `FWD-S${p === 'tcp' ? 'T' : 'U'}`, p, ls, (chain, l) =>
-      `-A ${chain} ${proto(l.protocol, l.port)} ${comment(l.name)} -j ${listenerChain(l.name)}`)
-    portTree(filter, input_, FILTER_INPUT, `FWD-I${p === 'tcp' ? 'T' : 'U'}`, p, ls, (chain, l) =>
-      `-A ${chain} ${proto(l.protocol, l.port)} ${comment(`${l.name}: not forwarded, refuse`)} -j REJECT --reject-with ${l.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`)
+    const natKeys = ls.map((l) => `${l.port}:${l.name}:${rotationKey(l)}`)
+    const filterKeys = ls.map((l) => `${l.port}:${l.name}`)
+    const refuse = (chain: string, l: RenderListener): string[] =>
+      [`-A ${chain} ${proto(l.protocol, l.port)} ${comment(`${l.name}: not forwarded, refuse`)} -j REJECT --reject-with ${l.protocol === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`]
+    const trees = [
+      { table: nat, top: NAT_SERVICES, into: services, prefix: `FWD-S${p === 'tcp' ? 'T' : 'U'}`, keys: natKeys, leaf: listenerRules },
+      { table: filter, top: FILTER_INPUT, into: input_, prefix: `FWD-I${p === 'tcp' ? 'T' : 'U'}`, keys: filterKeys, leaf: refuse },
+    ]
+    for (const tree of trees) {
+      /**
+       * Writes the entries of `from` for listeners [lo, hi): their own rules when at most FANOUT are
+       * left, else a `--dport LO:HI` jump per group of FANOUT^k listeners. Each sub-chain is memoized by
+       * what its direct entries are (a range or a listener), and every sub-chain is visited, so a
+       * change deep in the tree is found while the chains above it keep their arrays.
+       */
+      const walk = (from: string, lo: number, hi: number): void => {
+        const size = hi - lo <= FANOUT ? 1 : FANOUT ** Math.ceil(Math.log(hi - lo) / Math.log(FANOUT) - 1e-9) / FANOUT
+        const groups: Array<[number, number]> = []
+        for (let i = lo; i < hi; i += size) groups.push([i, Math.min(i + size, hi)])
+        const entries = groups.map(([i, end]) => (end - i === 1 ? tree.keys[i]! : `${ls[i]!.port}-${ls[end - 1]!.port}`))
+        const make = (): string[] => {
+          const rules: string[] = []
+          for (const [i, end] of groups) {
+            if (end - i === 1) {
+              rules.push(...tree.leaf(from, ls[i]!))
+              continue
+            }
+            const a = ls[i]!.port
+            const b = ls[end - 1]!.port
+            rules.push(`-A ${from} -p ${p} -m ${p} --dport ${a}:${b} ${comment(`fwdd: ports ${a}-${b}`)} -j ${tree.prefix}-${a}-${b}`)
+          }
+          return rules
+        }
+        if (from === tree.top) tree.into.push(...make())
+        else memoized(tree.table, from, entries.join(','), make)
+        for (const [i, end] of groups) if (end - i > 1) walk(`${tree.prefix}-${ls[i]!.port}-${ls[end - 1]!.port}`, i, end)
+      }
+      walk(tree.top, 0, ls.length)
+    }
+    for (const l of ls) {
+      if (l.rotation.length <= INLINE_MAX_TARGETS) continue
+      memoized(nat, listenerChain(l.name), rotationKey(l), () => cascade(listenerChain(l.name), '', l))
+    }
   }
   nat.set(NAT_SERVICES, services)
   nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE --random-fully`])
@@ -92,53 +173,29 @@ export function renderRuleSet(input: RenderInput): RuleSet {
   // One rule for every forwarded packet, fwdd's or not: per-target bytes come from conntrack
   // accounting (conntrack.ts), not from a rule walk per packet.
   filter.set(FILTER_FORWARD, [`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: forwarded flows')} -j ACCEPT`])
-
-  for (const l of input.listeners) {
-    const chain = listenerChain(l.name)
-    const rules: string[] = []
-    if (l.rotation.length > 0) {
-      rules.push(`-A ${chain} ${comment(`${l.name}: mark forwarded`)} -j CONNMARK --set-xmark ${FORWARD_MARK}`)
-      const probs = probabilities(l.rotation.map((t) => t.weight))
-      l.rotation.forEach((t, i) => {
-        const p = probs[i]
-        const stat = p === undefined ? '' : ` -m statistic --mode random --probability ${p}`
-        rules.push(`-A ${chain} -p ${l.protocol} ${comment(`${l.name} -> ${t.address}:${t.port}`)}${stat} -j DNAT --to-destination ${t.address}:${t.port}`)
-      })
-    }
-    nat.set(chain, rules)
-
-  }
+  for (const chain of memo.chains.keys()) if (!used.has(chain)) memo.chains.delete(chain)
   return { nat, filter }
 }
 
-/** Listeners per dispatch chain: a new connection walks about FANOUT/2 rules per level, log4(n) levels. */
-export const FANOUT = 4
+function rotationKey(l: RenderListener): string {
+  return l.rotation.map((t) => `${t.address}:${t.port}*${t.weight}`).join(',')
+}
 
-/**
- * Dispatch by port range: the listeners (sorted by port) are split into FANOUT ranges, each a chain
- * `PREFIX-LO-HI` entered by one `--dport LO:HI` rule, recursively, until a chain holds at most
- * FANOUT listeners; so a new connection finds its listener in O(log n) rules, and a packet to
- * another port leaves after at most FANOUT range rules at the top.
- */
-function portTree(table: Map<string, string[]>, into: string[], from: string, prefix: string, p: 'tcp' | 'udp',
-  ls: readonly RenderListener[], leaf: (chain: string, l: RenderListener) => string): void {
-  if (ls.length <= FANOUT) {
-    for (const l of ls) into.push(leaf(from, l))
-    return
-  }
-  const size = Math.ceil(ls.length / FANOUT)
-  for (let i = 0; i < ls.length; i += size) {
-    const part = ls.slice(i, i + size)
-    const lo = part[0]!.port
-    const hi = part[part.length - 1]!.port
-    if (part.length === 1) {
-      into.push(leaf(from, part[0]!))
-      continue
-    }
-    const chain = `${prefix}-${lo}-${hi}`
-    into.push(`-A ${from} -p ${p} -m ${p} --dport ${lo}:${hi} ${comment(`fwdd: ports ${lo}-${hi}`)} -j ${chain}`)
-    const rules: string[] = []
-    table.set(chain, rules)
-    portTree(table, rules, chain, prefix, p, part, leaf)
-  }
+/** A listener's rules in the leaf `chain`: inline when its rotation is short, else a jump to its own chain. */
+function listenerRules(chain: string, l: RenderListener): string[] {
+  if (l.rotation.length === 0) return [] // nothing to DNAT to: the connection reaches FWD-INPUT and is refused
+  if (l.rotation.length > INLINE_MAX_TARGETS) return [`-A ${chain} ${proto(l.protocol, l.port)} ${comment(l.name)} -j ${listenerChain(l.name)}`]
+  return cascade(chain, `${proto(l.protocol, l.port)} `, l)
+}
+
+/** Mark the flow, then DNAT by the statistic cascade over the weights; `match` selects the listener's port. */
+function cascade(chain: string, match: string, l: RenderListener): string[] {
+  const rules = [`-A ${chain} ${match}${comment(`${l.name}: mark forwarded`)} -j CONNMARK --set-xmark ${FORWARD_MARK}`]
+  const probs = probabilities(l.rotation.map((t) => t.weight))
+  l.rotation.forEach((t, i) => {
+    const p = probs[i]
+    const stat = p === undefined ? '' : ` -m statistic --mode random --probability ${p}`
+    rules.push(`-A ${chain} ${match || `-p ${l.protocol} `}${comment(`${l.name} -> ${t.address}:${t.port}`)}${stat} -j DNAT --to-destination ${t.address}:${t.port}`)
+  })
+  return rules
 }

@@ -25,6 +25,9 @@ import { applied, drifted, driftRepaired, failed, queued, syncStarted, withError
 import { SyncRunner } from './sync-runner.js'
 
 /** What the reconciler writes rules through (the iptables or nftables dataplane). */
+/** Targets named in a health-change log line when one check serves many listeners. */
+const LOGGED_TARGETS = 5
+
 export interface RuleWriter {
   apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult>
 }
@@ -283,13 +286,18 @@ export class Reconciler {
 
   private onHealthChange(checkKey: string, from: TargetHealth, to: TargetHealth): void {
     this.pendingHealth.set(checkKey, to)
-    for (const key of this.current.index.targetsOfCheck.get(checkKey) ?? []) {
-      const target = this.current.index.byKey.get(key)
-      if (!target) continue
-      const fields = { listener: target.listener, target: target.label ?? `${target.address}:${target.port}`, from: from.state, to: to.state, reason: to.lastError }
+    const targets = (this.current.index.targetsOfCheck.get(checkKey) ?? []).flatMap((key) => this.current.index.byKey.get(key) ?? [])
+    for (const target of targets) this.o.hooks?.onTransition?.(target, from, to)
+    // One line per check, not per listener: 10,000 listeners sharing two servers would otherwise
+    // log 20,000 lines (and spend most of a sync writing them) when one server goes down.
+    const first = targets[0]
+    if (first) {
+      const label = (t: ResolvedTarget): string => t.label ?? `${t.address}:${t.port}`
+      const fields = targets.length === 1
+        ? { listener: first.listener, target: label(first), from: from.state, to: to.state, reason: to.lastError }
+        : { address: `${first.address}:${first.port}`, targets: targets.length, first: targets.slice(0, LOGGED_TARGETS).map(label), from: from.state, to: to.state, reason: to.lastError }
       if (to.state === 'unhealthy') this.log.warn(fields, 'target left rotation')
       else this.log.info(fields, 'target health changed')
-      this.o.hooks?.onTransition?.(target, from, to)
     }
     // The rotation is computed by the sync this requests: bursts of changes collapse into one.
     this.request(false)

@@ -12,7 +12,7 @@ const problems = (yaml: string): string => {
   return r.ok ? 'ok' : formatProblems(r.problems)
 }
 const target = '{ host: 198.18.1.10, port: 80 }'
-const listenerLine = (i: number, targets = target): string => `  - { name: l${i}, port: ${1000 + i}, targets: [${targets}] }\n`
+const listenerLine = (i: number, targets = target): string => `  - { name: l${i}, port: ${20000 + i}, targets: [${targets}] }\n`
 
 t.test('limits: more listeners than the limit are refused at the first one past it', async (t) => {
   const yaml = `listeners:\n${Array.from({ length: CONFIG_LIMITS.maxListeners + 1 }, (_, i) => listenerLine(i)).join('')}`

@@ -43,7 +43,7 @@ t.test('applying the same set again runs no restore', async (t) => {
   t.equal(fake.restoreCalls(), 1)
 })
 
-t.test('a target flip rewrites only the listener chain', async (t) => {
+t.test('a target flip rewrites only the chain that holds the listener', async (t) => {
   const { fake, applier } = setup()
   await applier.apply(renderRuleSet(two), { verify: true })
   const one = structuredClone(two)
@@ -51,21 +51,21 @@ t.test('a target flip rewrites only the listener chain', async (t) => {
   const r = await applier.apply(renderRuleSet(one), { verify: false })
   t.equal(r.chainsWritten, 1)
   const last = fake.calls.at(-1)!
-  t.match(last.input ?? '', /^\*nat\n:FWD-L-web - \[0:0\]\n/)
+  t.match(last.input ?? '', /^\*nat\n:FWD-SERVICES - \[0:0\]\n/)
   t.notMatch(last.input ?? '', /FWD-PREROUTING - /)
 })
 
 t.test('drift is found and repaired when verifying: a flushed chain and a missing jump', async (t) => {
   const { fake, applier } = setup()
   await applier.apply(renderRuleSet(two), { verify: true })
-  fake.tables.nat.set('FWD-L-web', [])
+  fake.tables.nat.set('FWD-SERVICES', [])
   fake.tables.nat.get('PREROUTING')!.shift()
   const quiet = await applier.apply(renderRuleSet(two), { verify: false })
   t.equal(quiet.chainsWritten, 0, 'a partial sync trusts what it applied')
   const r = await applier.apply(renderRuleSet(two), { verify: true })
-  t.same(r.drift.sort(), ['nat/FWD-L-web', 'nat/PREROUTING->FWD-PREROUTING'])
+  t.same(r.drift.sort(), ['nat/FWD-SERVICES', 'nat/PREROUTING->FWD-PREROUTING'])
   t.equal(fake.tables.nat.get('PREROUTING')![0], '-m comment --comment fwdd -j FWD-PREROUTING')
-  t.equal(fake.tables.nat.get('FWD-L-web')!.length, 3)
+  t.equal(fake.tables.nat.get('FWD-SERVICES')!.length, 3)
   t.equal(fake.tables.nat.get('PREROUTING')!.length, 2, 'the other tool\'s jump is still there')
 })
 
@@ -80,7 +80,9 @@ t.test('duplicate jumps are removed', async (t) => {
 t.test('chains no longer needed are deleted; other chains untouched', async (t) => {
   const { fake, applier } = setup()
   const both: RenderInput = structuredClone(two)
-  both.listeners.push({ name: 'api', protocol: 'tcp', port: 8443, rotation: [{ address: '198.18.1.2', port: 443, weight: 1 }], known: [{ address: '198.18.1.2', port: 443, weight: 1 }] })
+  // More targets than INLINE_MAX_TARGETS: the listener gets a chain of its own.
+  const five = [2, 3, 4, 5, 6].map((h) => ({ address: `198.18.1.${h}`, port: 443, weight: 1 }))
+  both.listeners.push({ name: 'api', protocol: 'tcp', port: 8443, rotation: five, known: five })
   await applier.apply(renderRuleSet(both), { verify: true })
   t.ok(fake.tables.nat.has('FWD-L-api'))
   const r = await applier.apply(renderRuleSet(two), { verify: false })
@@ -99,7 +101,7 @@ t.test('a failed restore reports iptables\' stderr and the next apply verifies i
   const saves = fake.calls.filter((c) => c.file.endsWith('-save')).length
   await applier.apply(renderRuleSet(one), { verify: false })
   t.ok(fake.calls.filter((c) => c.file.endsWith('-save')).length > saves, 'the retry read the kernel again')
-  t.equal(fake.tables.nat.get('FWD-L-web')!.length, 2)
+  t.equal(fake.tables.nat.get('FWD-SERVICES')!.length, 2)
 })
 
 t.test('adoption: a new applier that adopts the kernel writes only differences', async (t) => {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
+import { FANOUT, INLINE_MAX_TARGETS, RenderMemo, probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'golden')
 
@@ -60,27 +60,40 @@ t.test('probabilities follow weights', async (t) => {
 
 t.test('no target in rotation: no DNAT, connections refused in INPUT', async (t) => {
   const rs = renderRuleSet({ sources: [], listeners: [{ name: 'web', protocol: 'tcp', port: 8000, rotation: [], known: [tgt('198.18.1.2')] }] })
-  t.same(rs.nat.get('FWD-L-web'), [])
+  t.notMatch([...rs.nat.values()].flat().join('\n'), /DNAT/, 'no DNAT for the listener')
   t.match(rs.filter.get('FWD-INPUT')?.[1] ?? '', /--dport 8000 .* -j REJECT --reject-with tcp-reset$/)
 })
 
 t.test('many listeners: dispatch by port range in O(log n) rules, one FORWARD rule', async (t) => {
-  const listeners = Array.from({ length: 5000 }, (_, i) => ({ name: `l${i}`, protocol: 'tcp' as const, port: 10000 + i, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')] }))
+  const listeners = Array.from({ length: 10000 }, (_, i) => ({ name: `l${i}`, protocol: 'tcp' as const, port: 10000 + i, rotation: [tgt('198.18.1.2'), tgt('198.18.2.2')], known: [tgt('198.18.1.2')] }))
   const rs = renderRuleSet({ sources: [], listeners })
   t.same(rs.filter.get('FWD-FORWARD')!.length, 1, 'every forwarded packet meets one fwdd rule')
-  // Walk the tree to the last listener counting rules looked at.
-  let chain = 'FWD-SERVICES'
-  let walked = 0
-  for (;;) {
-    const rules = rs.nat.get(chain)!
-    const i = rules.findIndex((r) => { const m = / --dport (\d+)(?::(\d+))? /.exec(r)!; return 14999 >= Number(m[1]) && 14999 <= Number(m[2] ?? m[1]) })
-    walked += i + 1
-    const to = / -j (\S+)$/.exec(rules[i]!)![1]!
-    if (to === 'FWD-L-l4999') break
-    chain = to
+  /** Rules a new connection to `port` looks at until its DNAT (the first DNAT rule matching it). */
+  const walk = (port: number): number => {
+    let chain = 'FWD-SERVICES'
+    let walked = 0
+    for (;;) {
+      const rules = rs.nat.get(chain)!
+      const i = rules.findIndex((r) => { const m = / --dport (\d+)(?::(\d+))? /.exec(r)!; return port >= Number(m[1]) && port <= Number(m[2] ?? m[1]) })
+      walked += i + 1
+      const to = / -j (\S+)/.exec(rules[i]!)![1]!
+      if (to !== 'CONNMARK') { chain = to; continue }
+      return walked + 1 // the mark rule, then the first DNAT of the cascade
+    }
   }
-  t.ok(walked <= 4 * Math.ceil(Math.log(5000) / Math.log(4)), `the last of 5000 listeners is found after ${walked} rules`)
-  t.ok(rs.nat.get('FWD-SERVICES')!.length <= 4, 'a packet to another port leaves after at most 4 rules')
+  const levels = Math.ceil(Math.log(10000) / Math.log(FANOUT))
+  t.ok(walk(19999) <= FANOUT * levels + 3 * FANOUT, `the last of 10,000 listeners is found after ${walk(19999)} rules`)
+  t.ok(walk(10000) <= levels + 2, `the first after ${walk(10000)}`)
+  t.ok(rs.nat.get('FWD-SERVICES')!.length <= FANOUT, 'a packet to another port leaves after at most FANOUT rules at the top')
+  t.ok(rs.nat.size + rs.filter.size < 10000 / 3, `${rs.nat.size + rs.filter.size} chains for 10,000 listeners (no chain per listener)`)
+})
+
+t.test('a listener with more than INLINE_MAX_TARGETS targets gets a chain of its own', async (t) => {
+  const many = Array.from({ length: INLINE_MAX_TARGETS + 1 }, (_, i) => tgt(`198.18.1.${i + 2}`))
+  const rs = renderRuleSet({ sources: [], listeners: [{ name: 'big', protocol: 'tcp', port: 8000, rotation: many, known: many }, { name: 'small', protocol: 'tcp', port: 8001, rotation: [tgt('198.18.2.2')], known: [tgt('198.18.2.2')] }] })
+  t.same(rs.nat.get('FWD-SERVICES')!.filter((r) => /--dport 8000 /.test(r)), ['-A FWD-SERVICES -p tcp -m tcp --dport 8000 -m comment --comment big -j FWD-L-big'])
+  t.equal(rs.nat.get('FWD-L-big')!.length, INLINE_MAX_TARGETS + 2, 'mark and one DNAT per target')
+  t.notOk(rs.nat.has('FWD-L-small'), 'a small listener stays inline')
 })
 
 t.test('every rule carries a comment', async (t) => {
@@ -88,4 +101,40 @@ t.test('every rule carries a comment', async (t) => {
     const rs = renderRuleSet(input)
     for (const table of ['nat', 'filter'] as const) for (const rules of rs[table].values()) for (const r of rules) t.match(r, / -m comment --comment /)
   }
+})
+
+/** A sequence of inputs a running node goes through: flips, weights, new and removed listeners, a port move. */
+function history(): RenderInput[] {
+  const base = (n: number, f: (i: number) => Partial<RenderInput['listeners'][number]> = () => ({})): RenderInput => ({
+    sources: [],
+    listeners: Array.from({ length: n }, (_, i) => ({ name: `l${i}`, protocol: (i % 3 === 0 ? 'udp' : 'tcp') as 'tcp' | 'udp', port: 10000 + i, rotation: [tgt('198.18.1.2'), tgt('198.18.2.2')], known: [tgt('198.18.1.2'), tgt('198.18.2.2')], ...f(i) })),
+  })
+  return [
+    base(40),
+    base(40, (i) => (i === 7 ? { rotation: [tgt('198.18.2.2')] } : {})),
+    base(40, (i) => (i === 7 ? { rotation: [tgt('198.18.1.2', 80, 3), tgt('198.18.2.2')] } : {})),
+    base(41),
+    base(39),
+    base(39, (i) => (i === 5 ? { port: 20000 } : {})),
+    base(39, (i) => (i === 5 ? { known: [tgt('198.18.1.2'), tgt('198.18.2.2'), tgt('198.18.3.2')] } : {})),
+    { ...base(39), sources: ['198.18.0.0/24'] },
+  ]
+}
+
+t.test('a memo changes nothing in the output, through a node history', async (t) => {
+  const memo = new RenderMemo()
+  for (const [i, input] of history().entries()) t.same(renderRuleSet(input, memo), renderRuleSet(input), `step ${i}`)
+})
+
+t.test('a flip with a memo renders one chain anew and hands back the same arrays for the rest', async (t) => {
+  const memo = new RenderMemo()
+  const [before, flipped] = history()
+  const a = renderRuleSet(before!, memo)
+  const b = renderRuleSet(flipped!, memo)
+  const changed: string[] = []
+  for (const table of ['nat', 'filter'] as const) {
+    for (const [chain, rules] of b[table]) if (a[table].get(chain) !== rules && !/^FWD-(PREROUTING|SERVICES|POSTROUTING|INPUT|FORWARD)$/.test(chain)) changed.push(chain)
+  }
+  t.equal(changed.length, 1, `one chain is a new array: ${changed.join(' ')} (the few top chains are rebuilt, O(1))`)
+  t.ok(b.nat.get(changed[0]!)!.some((r) => /--dport 10007 /.test(r)), 'and it is the leaf that holds the flipped listener')
 })

@@ -44,8 +44,8 @@ t.test('drift is repaired within one resync period; foreign rules survive', asyn
   t.match(pre.split('\n')[1] ?? '', /-j FWD-PREROUTING/, 'the jump is back at the top')
   t.equal(pre.split('\n').filter((l) => /-j FWD-PREROUTING/.test(l)).length, 1, 'exactly one jump')
 
-  const flushChain = await breakAndTime(topo, [['-t', 'nat', '-F', 'FWD-L-web']])
-  t.comment(`flushed FWD-L-web: forwarding back after ${flushChain} ms`)
+  const flushChain = await breakAndTime(topo, [['-t', 'nat', '-F', 'FWD-SERVICES']])
+  t.comment(`flushed FWD-SERVICES (the listener's rules): forwarding back after ${flushChain} ms`)
   t.ok(flushChain < LIMIT_MS, `back within one resync period (${flushChain} ms)`)
 
   const edited = await breakAndTime(topo, [['-t', 'nat', '-I', 'FWD-SERVICES', '1', '-j', 'RETURN']])

@@ -1,6 +1,6 @@
 // Forwarding on the nftables backend (`dataplane: { backend: nftables }`) on the real kernel with
 // the real daemon: spread over both targets, allow-list refusal, fwdctl rules showing the nft
-// table, per-target bytes from named counters, nothing written to iptables.
+// table, per-target bytes from conntrack accounting, nothing written to iptables.
 // Address plan: 198.18.0.0/15 inside namespaces this test creates (see test/helpers/netns.ts).
 import t from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
@@ -44,5 +44,5 @@ t.test('forwarding with the nftables backend', async (t) => {
   const status = await d.status()
   const web = status.listeners.find((l) => l.name === 'web')!
   const bytes = web.targets.reduce((a, x) => a + (x.bytes ?? 0), 0)
-  t.ok(bytes > 0, `per-target bytes counted by named counters (${bytes})`)
+  t.ok(bytes > 0, `per-target bytes counted from conntrack accounting (${bytes})`)
 })

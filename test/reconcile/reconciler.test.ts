@@ -61,7 +61,7 @@ interface Harness {
   dnatTo(): string[]
 }
 
-function harness(cfg: Config, up: string[]): Harness {
+function harness(cfg: Config, up: string[], logger = silent): Harness {
   const clock = new FakeClock()
   const fake = new FakeIptables()
   const runner = new FaultyRunner(fake)
@@ -75,7 +75,7 @@ function harness(cfg: Config, up: string[]): Harness {
   const rec = new Reconciler({
     config: cfg,
     clock,
-    logger: silent,
+    logger,
     random: () => 0.5,
     dataplane: {
       async apply(input, o) {
@@ -331,5 +331,22 @@ t.test('a ruleset event right after a sync (the echo of fwdd\'s own write) asks 
   t.equal(status(h).node.inSync, true, 'still in sync')
   await h.clock.advance(100)
   t.ok(h.applied.length > applies, 'a verify sync ran')
+  h.rec.stop()
+})
+
+t.test('a server shared by many listeners going down logs one line, not one per listener', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) })
+  const many = Array.from({ length: 40 }, (_, i) => `  - { name: l${i}, port: ${9000 + i}, targets: [{ host: 198.18.1.2, port: 80 }, { host: 198.18.2.2, port: 80 }] }`).join('\n')
+  const r = parseConfig(`listeners:\n${many}\n`, 'test.yaml')
+  if (!r.ok) throw new Error(JSON.stringify(r.problems))
+  const h = harness(r.config, ['198.18.1.2', '198.18.2.2'], logger)
+  await h.running()
+  h.up.delete('198.18.1.2')
+  await h.clock.advance(5000)
+  const left = lines.filter((l) => l.msg === 'target left rotation')
+  t.equal(left.length, 1, 'one line for the one server')
+  t.match(left[0], { address: '198.18.1.2:80', targets: 40, first: ['l0/0', 'l1/0', 'l2/0', 'l3/0', 'l4/0'], to: 'unhealthy' })
+  t.notOk(h.dnatTo().includes('198.18.1.2:80'), 'and it left every rotation')
   h.rec.stop()
 })
