@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   })
   const quick = values.quick ?? false
   const sizes = values.listeners?.split(',').map(Number)
-  if (sizes?.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error('--listeners takes a comma-separated list of counts from 1 to 5000')
+  if (sizes?.some((n) => !Number.isInteger(n) || n < 1 || n > 10000)) throw new Error('--listeners takes a comma-separated list of counts from 1 to 10000')
   const names = (values.only ? values.only.split(',') : Object.keys(MEASUREMENTS)) as MeasurementName[]
   for (const n of names) if (!(n in MEASUREMENTS)) throw new Error(`unknown measurement "${n}"; known: ${Object.keys(MEASUREMENTS).join(', ')}`)
   const outDir = values.out ?? path.join(ROOT, 'bench/results', quick ? 'quick' : '')
