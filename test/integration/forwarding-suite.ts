@@ -251,6 +251,21 @@ export function forwardingSuite(backend: BackendName): void {
       await until('s0 healthy again', async () => (await d.status()).listeners.every((l) => l.targets.every((x) => x.state === 'healthy')), 5000)
     })
 
+    t.test('all targets down (whenAllDown: reject): new connections refused at once, never the node\'s own listener', async (t) => {
+      const drop = ['INPUT', '-p', 'tcp', '--dport', '80', '--syn', '-j', 'DROP']
+      for (const s of topo.servers) await topo.exec(s.ns, 'iptables', ['-A', ...drop])
+      await until('no target in rotation', async () => (await d.status()).listeners.every((l) => !l.serving && l.targets.every((x) => x.inRotation === false)), 5000)
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now()
+        const r = await httpGet(topo, URL)
+        t.equal(r.code, 7, `refused (curl exit 7), not a timeout and not the node's own listener: ${r.body}`)
+        t.ok(Date.now() - started < 1000, `at once (${Date.now() - started} ms)`)
+      }
+      t.equal(await probe(topo, '/lb/web'), 503, '/lb/web 503')
+      for (const s of topo.servers) await topo.exec(s.ns, 'iptables', ['-D', ...drop])
+      await until('targets healthy again', async () => (await d.status()).listeners.every((l) => l.serving && l.targets.every((x) => x.state === 'healthy')), 5000)
+    })
+
     t.test('drain: /lb turns 503, forwarding goes on; undrain: 200', async (t) => {
       t.equal(await probe(topo, '/lb/web'), 200)
       t.equal((await d.ctl(['drain'])).exitCode, 0)
