@@ -101,9 +101,13 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
       const readyTimeoutMs = 30000 + n * 15
       if (await daemon.waitReady(readyTimeoutMs).then(() => true, () => false)) {
         startToInSyncMs = performance.now() - t0
-        const d = await measureDriftRepair(topo.node.ns, backend, quick ? 3 : 20)
+        const lastSyncAt = async (): Promise<number | null> => {
+          const at = (await daemon.status()).node.lastSyncAt
+          return at === null ? null : Date.parse(at)
+        }
+        const d = await measureDriftRepair(topo.node.ns, backend, quick ? 3 : 20, lastSyncAt)
         drift = { trials: d.trials, medianMs: d.medianMs, worstMs: d.worstMs, lies: d.lies, probesInWindows: d.probesInWindows }
-        process.stderr.write(`  ${backend} ${n}: flush -> repaired ms (lies/probes, first non-200 ms): ${d.perTrial.map((x) => `${x.ms} (${x.lies}/${x.probes}, ${x.firstNot200Ms ?? '-'})`).join(' ')}\n`)
+        process.stderr.write(`  ${backend} ${n}: flush -> repaired ms (lies/probes, first non-200 ms, ms since last sync): ${d.perTrial.map((x) => `${x.ms} (${x.lies}/${x.probes}, ${x.firstNot200Ms ?? '-'}, ${x.sinceSyncMs})`).join(' ')}\n`)
       } else {
         notes.push(`the daemon was not in sync within ${readyTimeoutMs / 1000} s: no drift figures`)
       }
