@@ -28,6 +28,12 @@ export interface TargetStatus {
   weight?: number
   /** Conntrack entries to this target (tcp established or udp); absent when they could not be read. */
   connections?: number
+  /**
+   * Concurrent flows this node can hold to this address:port (masquerade's source ports of one
+   * node address, 1024-65535): `connections` against it is the source-port use; new flows to the
+   * target fail when it is reached. Present with `connections`.
+   */
+  sourcePortCeiling?: number
   /** Bytes and packets that the DNAT rule for this target matched (new flows' first packets only count for packets). */
   bytes?: number
   packets?: number

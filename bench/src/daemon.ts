@@ -24,6 +24,8 @@ export interface BenchListener {
 }
 
 export interface BenchConfig {
+  /** The dataplane backend (`dataplane: { backend }`); absent: the default, iptables. */
+  backend?: 'iptables' | 'nftables'
   healthPort?: number
   sources?: string[]
   sync?: { resyncSeconds?: number; minIntervalMs?: number }
@@ -41,6 +43,7 @@ export function configYaml(c: BenchConfig): string {
     const parts = Object.entries(c.sync).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`)
     lines.push(`sync: { ${parts.join(', ')} }`)
   }
+  if (c.backend === 'nftables') lines.push('dataplane: { backend: nftables }')
   lines.push('listeners:')
   for (const l of c.listeners) {
     const targets = l.targets.map((t) => `{ host: ${t.host}, port: ${t.port}${t.weight ? `, weight: ${t.weight}` : ''} }`).join(', ')

@@ -39,7 +39,7 @@ export function goals(r: BenchReport): Goal[] {
   for (const x of f?.series.filter((x) => x.check.intervalMs === 300 && x.check.fall === 2) ?? []) {
     out.push({ goal: `failover (${x.fault}) median <= 1 s at intervalMs 300, fall 2`, measured: `${x.medianMs} ms (worst ${x.worstMs} ms)`, met: x.medianMs <= 1000 })
   }
-  const k = s?.find((x) => x.listeners === 1000)
+  const k = s?.find((x) => x.listeners === 1000 && (x.backend ?? 'iptables') === 'iptables')
   if (k) {
     out.push({ goal: '1000 listeners in sync <= 2 s from start', measured: k.startToInSyncMs === null ? `not in sync within ${k.readyTimeoutMs / 1000} s` : `${(k.startToInSyncMs / 1000).toFixed(2)} s`, met: k.startToInSyncMs !== null && k.startToInSyncMs <= 2000 })
     out.push({ goal: 'RSS <= 80 MB at 1000 listeners', measured: `${k.rssMB} MB (peak ${k.peakRssMB} MB)`, met: k.rssMB <= 80 })
@@ -84,7 +84,7 @@ export function markdown(r: BenchReport, svgName: string | null): string {
   if (s || a) out.push('## 3. Sync cost as work grows', '')
   if (s) {
     out.push('The daemon, default checks (1 s interval: 2 x N checks a second) and sync settings, empty table at start. Idle figures over a quiet window (health checks and the periodic verified resync running).', '',
-      table(['listeners', 'start to in sync ms', 'verified resync ms', 'single flip: recovery ms', 'flip sync ms', 'idle CPU %', 'RSS MB', 'notes'], s.map((x) => [x.listeners, x.startToInSyncMs ?? `not within ${x.readyTimeoutMs / 1000} s`, x.verifiedResyncMs, x.flipRecoveryMs, x.flipSyncMs, x.idleCpuPercent, x.rssMB, (x.notes ?? []).join('; ') || null])), '')
+      table(['backend', 'listeners', 'start to in sync ms', 'verified resync ms', 'single flip: recovery ms', 'flip sync ms', 'idle CPU %', 'RSS MB', 'notes'], s.map((x) => [x.backend ?? 'iptables', x.listeners, x.startToInSyncMs ?? `not within ${x.readyTimeoutMs / 1000} s`, x.verifiedResyncMs, x.flipRecoveryMs, x.flipSyncMs, x.idleCpuPercent, x.rssMB, (x.notes ?? []).join('; ') || null])), '')
   }
   if (a) {
     out.push('The real renderer and Applier in process, against an empty namespace; time split into iptables-save (read), iptables-restore (write) and the rest (JS).', '',
@@ -99,7 +99,7 @@ export function markdown(r: BenchReport, svgName: string | null): string {
       '', `Ratio of requests/s to the bare server: ${h.ratioRps}.`, '')
   }
   if (s) {
-    out.push('## 5. Footprint', '', table(['listeners', 'targets', 'idle CPU % of one core', 'RSS MB', 'peak RSS MB'], s.map((x) => [x.listeners, x.targets, x.idleCpuPercent, x.rssMB, x.peakRssMB])), '')
+    out.push('## 5. Footprint', '', table(['backend', 'listeners', 'targets', 'idle CPU % of one core', 'RSS MB', 'peak RSS MB'], s.map((x) => [x.backend ?? 'iptables', x.listeners, x.targets, x.idleCpuPercent, x.rssMB, x.peakRssMB])), '')
   }
   const x = r.results.disruption as DisruptionResult | undefined
   if (x) {
@@ -122,7 +122,10 @@ export function writeReport(report: BenchReport, dir: string): string[] {
   if (s || a) {
     svgName = `${day}-sync.svg`
     const series = [
-      ...(s ? [{ name: 'daemon: start to in sync', color: '#d62728', points: s.map((x) => ({ x: x.listeners, y: x.startToInSyncMs })) }] : []),
+      ...(s ? (['iptables', 'nftables'] as const).flatMap((b) => {
+        const rows = s.filter((x) => (x.backend ?? 'iptables') === b)
+        return rows.length === 0 ? [] : [{ name: `daemon (${b}): start to in sync`, color: b === 'iptables' ? '#d62728' : '#ff7f0e', points: rows.map((x) => ({ x: x.listeners, y: x.startToInSyncMs })) }]
+      }) : []),
       ...(a ? [
         { name: 'applier: full write', color: '#1f77b4', points: a.map((x) => ({ x: x.listeners, y: x.full.ms })) },
         { name: 'applier: verified no-op', color: '#2ca02c', points: a.map((x) => ({ x: x.listeners, y: x.verifiedNoop.ms })) },

@@ -16,6 +16,8 @@ import { round } from './stats.js'
 import { createTopology, inNs } from './topology.js'
 
 export interface ScaleRow {
+  /** The dataplane backend the daemon ran (absent in reports before both were measured: iptables). */
+  backend?: 'iptables' | 'nftables'
   listeners: number
   targets: number
   /** null when the daemon was not in sync within `readyTimeoutMs` (the footprint is still measured). */
@@ -32,16 +34,26 @@ export interface ScaleRow {
   notes: string[]
 }
 
-export function scaleConfig(n: number): BenchConfig {
+export function scaleConfig(n: number, backend: 'iptables' | 'nftables' = 'iptables'): BenchConfig {
   const listeners = []
   for (let i = 0; i < n; i++) {
     listeners.push({ name: `l${i}`, port: 10000 + i, targets: [{ host: '198.18.1.2', port: i === 0 ? 81 : 80 }, { host: '198.18.2.2', port: 80 }] })
   }
-  return { listeners }
+  return { listeners, ...(backend === 'nftables' ? { backend } : {}) }
 }
 
+/**
+ * Every size on each backend (the quick smoke run: iptables only, to stay short). Sizes go up to
+ * 10,000 listeners (`--listeners`).
+ */
 export async function measureScale(opts: { quick: boolean; sizes?: number[]; log(m: string): void }): Promise<ScaleRow[]> {
-  const sizes = opts.sizes ?? (opts.quick ? [10, 100] : [10, 100, 1000, 5000])
+  const rows: ScaleRow[] = []
+  for (const backend of opts.quick ? ['iptables'] as const : ['iptables', 'nftables'] as const) rows.push(...await measureScaleOn(backend, opts))
+  return rows
+}
+
+async function measureScaleOn(backend: 'iptables' | 'nftables', opts: { quick: boolean; sizes?: number[]; log(m: string): void }): Promise<ScaleRow[]> {
+  const sizes = opts.sizes ?? (opts.quick ? [10, 100] : [10, 100, 1000, 5000, 10000])
   const windowS = opts.quick ? 3 : 12
   const topo = await createTopology(2)
   const rows: ScaleRow[] = []
@@ -51,7 +63,7 @@ export async function measureScale(opts: { quick: boolean; sizes?: number[]; log
     for (const n of sizes) {
       await cleanupRules(topo.node.ns)
       const t0 = performance.now()
-      const daemon = startDaemon(topo.node.ns, scaleConfig(n))
+      const daemon = startDaemon(topo.node.ns, scaleConfig(n, backend))
       const notes: string[] = []
       // An overloaded daemon may not answer /metrics: record that and go on measuring its footprint.
       const scrape = async (): Promise<Awaited<ReturnType<BenchDaemon['syncMetrics']>> | null> => {
@@ -63,7 +75,7 @@ export async function measureScale(opts: { quick: boolean; sizes?: number[]; log
         }
       }
       try {
-        const readyTimeoutMs = n >= 5000 ? 60000 : 30000
+        const readyTimeoutMs = n >= 10000 ? 120000 : n >= 5000 ? 60000 : 30000
         const ready = await daemon.waitReady(readyTimeoutMs).then(() => true, () => false)
         const startToInSyncMs = ready ? performance.now() - t0 : null
         if (!ready) notes.push(`not in sync within ${readyTimeoutMs / 1000} s of start`)
@@ -78,7 +90,7 @@ export async function measureScale(opts: { quick: boolean; sizes?: number[]; log
         const verifiedResyncMs = m0 && m1 ? delta(m0, m1, 'noop') : null
         const flip = ready ? await flipOne(topo.client.ns, topo.servers[0]!.ns, scrape) : { recoveryMs: null, syncMs: null }
         rows.push({
-          listeners: n, targets: 2 * n,
+          backend, listeners: n, targets: 2 * n,
           startToInSyncMs: startToInSyncMs === null ? null : round(startToInSyncMs),
           readyTimeoutMs,
           idleWindowSeconds: round(wall),
@@ -90,7 +102,7 @@ export async function measureScale(opts: { quick: boolean; sizes?: number[]; log
           flipSyncMs: flip.syncMs === null ? null : round(flip.syncMs),
           notes,
         })
-        opts.log(`${n} listeners: in sync ${startToInSyncMs === null ? `NOT within ${readyTimeoutMs} ms` : `${round(startToInSyncMs)} ms`} after start; idle CPU ${rows.at(-1)!.idleCpuPercent}%, RSS ${rows.at(-1)!.rssMB} MB; verified resync ${rows.at(-1)!.verifiedResyncMs} ms; flip ${flip.recoveryMs} ms (sync ${rows.at(-1)!.flipSyncMs} ms)${notes.length ? `; ${notes.join('; ')}` : ''}`)
+        opts.log(`${backend}, ${n} listeners: in sync ${startToInSyncMs === null ? `NOT within ${readyTimeoutMs} ms` : `${round(startToInSyncMs)} ms`} after start; idle CPU ${rows.at(-1)!.idleCpuPercent}%, RSS ${rows.at(-1)!.rssMB} MB; verified resync ${rows.at(-1)!.verifiedResyncMs} ms; flip ${flip.recoveryMs} ms (sync ${rows.at(-1)!.flipSyncMs} ms)${notes.length ? `; ${notes.join('; ')}` : ''}`)
       } finally {
         await daemon.stop()
       }

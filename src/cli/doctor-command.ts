@@ -9,6 +9,7 @@ import { formatProblems, loadConfigFile } from '../config/load.js'
 import { DEFAULT_CONFIG } from '../defaults.js'
 import { ControlClient } from '../control/control-client.js'
 import { createProcessRunner } from '../process/runner.js'
+import { Conntrack } from '../dataplane/conntrack.js'
 import { runLocalDoctor } from './doctor-local.js'
 import { runAzureDoctorChecks } from './doctor-azure-command.js'
 import { formatVerdicts, verdictsExitCode, type Verdict } from './verdict.js'
@@ -45,8 +46,9 @@ export async function runDoctorCommand(values: DoctorFlags, ctx: DoctorContext):
   const { loaded } = await configToCheck(values, ctx)
   const health = loaded.ok ? loaded.config.health : { address: '0.0.0.0', port: 8080 }
   const probeAddress = health.address === '0.0.0.0' ? '127.0.0.1' : health.address
+  const runner = createProcessRunner()
   const verdicts: Verdict[] = await runLocalDoctor({
-    runner: createProcessRunner(),
+    runner,
     readFile: (p) => readFile(p, 'utf8'),
     checkConfig: async () => (loaded.ok ? { ok: true, problems: [] } : { ok: false, problems: formatProblems(loaded.problems).split('\n') }),
     socketPath: ctx.socket,
@@ -54,6 +56,8 @@ export async function runDoctorCommand(values: DoctorFlags, ctx: DoctorContext):
     healthAddress: health.address,
     healthPort: health.port,
     probeHealthPort: () => probeHttp(probeAddress, health.port),
+    backend: loaded.ok ? loaded.config.dataplane?.backend ?? 'iptables' : 'iptables',
+    flowsPerTarget: () => new Conntrack(runner).countByTarget(),
   })
   if (values.azure) {
     verdicts.push(...(await runAzureDoctorChecks(loaded.ok ? loaded.config : null, ctx.io.env)))

@@ -7,6 +7,7 @@ import { JUMPS } from '../dataplane/chains.js'
 import { jumpState, parseSavedTable } from '../dataplane/parse-save.js'
 import type { Runner } from '../process/runner.js'
 import type { Verdict } from './verdict.js'
+import { checkNftables, checkSourcePorts } from './doctor-dataplane.js'
 
 export interface LocalDoctorDeps {
   runner: Runner
@@ -21,6 +22,10 @@ export interface LocalDoctorDeps {
   healthPort: number
   /** True when something answers HTTP on the health address and port. */
   probeHealthPort(): Promise<boolean>
+  /** The backend the config names (default iptables): nftables checks fwdd's table instead of the jumps. */
+  backend?: 'iptables' | 'nftables'
+  /** Live forwarded flows per target `address:port/protocol` (conntrack); absent: no source-ports line. */
+  flowsPerTarget?(): Promise<Map<string, number>>
 }
 
 /** Conntrack table usage (count / max) above which the check warns, and fails. */
@@ -56,6 +61,12 @@ async function save(runner: Runner, program: string): Promise<SaveOutput> {
 
 const ruleLines = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('-A '))
 const hasFwd = (text: string): boolean => /^(:FWD-|-A FWD-|-A \S+ .*-j FWD-)/m.test(text)
+
+/** Whether either iptables variant holds fwdd chains or jumps (a leftover on the nftables backend). */
+async function iptablesHasFwd(runner: Runner): Promise<boolean> {
+  const saved = await Promise.all([save(runner, 'iptables-nft-save'), save(runner, 'iptables-legacy-save')])
+  return saved.some((s) => s.text !== null && hasFwd(s.text))
+}
 
 async function checkIpForwarding(deps: LocalDoctorDeps): Promise<Verdict> {
   const fix = 'run `sysctl -w net.ipv4.ip_forward=1` and keep it in /etc/sysctl.d/ (copy systemd/fwdd-sysctl.conf from the fwdd package there)'
@@ -172,7 +183,8 @@ async function checkConfigFile(deps: LocalDoctorDeps): Promise<Verdict> {
 
 /**
  * Runs every local check and returns one verdict per line, always in this order: config,
- * ip-forwarding, iptables-backend, the four jumps, conntrack-table, health-port, control-socket.
+ * ip-forwarding, iptables-backend and the four jumps (on nftables: nftables-table and the four
+ * hooks), conntrack-table, source-ports (when flowsPerTarget is given), health-port, control-socket.
  * Never rejects: a check whose probe throws is a failing verdict saying what was being done.
  */
 export async function runLocalDoctor(deps: LocalDoctorDeps): Promise<Verdict[]> {
@@ -184,5 +196,9 @@ export async function runLocalDoctor(deps: LocalDoctorDeps): Promise<Verdict[]> 
     checkHealthPort(deps),
     checkSocket(deps),
   ])
-  return [config, forwarding, backend.verdict, ...checkJumps(backend.inUse), conntrack, health, socket]
+  const dataplane = deps.backend === 'nftables'
+    ? await checkNftables(deps.runner, await iptablesHasFwd(deps.runner))
+    : [backend.verdict, ...checkJumps(backend.inUse)]
+  const ports = deps.flowsPerTarget ? [await checkSourcePorts(deps.flowsPerTarget)] : []
+  return [config, forwarding, ...dataplane, conntrack, ...ports, health, socket]
 }

@@ -1,6 +1,7 @@
 /**
  * `fwdctl`: the operator's CLI. It asks the daemon over the control socket (a typed client) and
- * prints; it never reads iptables itself, except `cleanup`, which must work with the daemon stopped.
+ * prints; it never reads iptables itself, except `cleanup`, which must work with the daemon stopped
+ * (it removes what fwdd made on both backends: the iptables chains and jumps, and the nft table).
  * Strict: an unknown command, flag or stray word is a usage error (exit 64, with that command's
  * usage), never ignored. Returns an exit code (src/defaults.ts, docs/exit-codes.md); only the bin
  * file exits.
@@ -189,14 +190,19 @@ export function printReload(reply: ReloadReply, io: Pick<CliIo, 'stdout' | 'stde
 
 async function cleanup(dryRun: boolean, client: ControlClient, io: CliIo): Promise<number> {
   // Loaded here: only cleanup touches the kernel, and only it needs the process runner.
-  const [{ Applier }, { detectBackend }, { createProcessRunner }] = await Promise.all([
-    import('../dataplane/applier.js'), import('../dataplane/backend.js'), import('../process/runner.js'),
+  const [{ Applier }, { detectBackend }, { createDataplane }, { createProcessRunner, SpawnError }] = await Promise.all([
+    import('../dataplane/applier.js'), import('../dataplane/backend.js'), import('../dataplane/dataplane.js'), import('../process/runner.js'),
   ])
   const runner = createProcessRunner()
   const applier = new Applier(runner, await detectBackend(runner, io.env.FWDD_IPTABLES))
+  // Both backends, whichever the config names: a node may have been switched. The nftables
+  // dataplane's cleanup deletes only fwdd's table; without nft installed there is no table.
+  const nft = await createDataplane(runner, { backend: 'nftables' })
+  const nftables = { cleanup: (o?: { dryRun?: boolean }) => nft.cleanup(o).catch((e: unknown) => { if (e instanceof SpawnError) return { removed: [] }; throw e }) }
   const probe = new ControlClient(client.socketPath, 1000)
   return runCleanup(dryRun, {
     applier,
+    nftables,
     daemonRuns: () => probe.status().then(() => true, (e: unknown) => !(e instanceof DaemonUnreachableError)),
     stdout: io.stdout,
     stderr: io.stderr,

@@ -38,6 +38,7 @@ export function refreshMetrics(status: Status, metrics: Metrics): void {
       metrics.setTargetHealth(l.name, target, t.state)
       if (t.bytes !== undefined && t.packets !== undefined) rows.push({ listener: l.name, target, bytes: t.bytes, packets: t.packets })
       if (t.connections !== undefined) metrics.setConntrackEntries(l.name, target, t.connections)
+      if (t.connections !== undefined && t.sourcePortCeiling !== undefined) metrics.setSourcePortUse(l.name, target, t.connections, t.sourcePortCeiling)
     }
   }
   metrics.setRuleCounters(rows)

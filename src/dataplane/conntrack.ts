@@ -56,24 +56,7 @@ export function countFlows(text: string): Map<string, number> {
   return counts
 }
 
-/**
- * Source ports one node address can use towards one target address:port. Masquerade (without
- * --to-ports) picks source ports from 1024-65535 for unprivileged client ports, and the NATed
- * tuple (node address, port, target, target port) must be unique, so this is the ceiling of
- * concurrent flows to one target per node address, whatever ip_local_port_range says (that range
- * is for the node's own sockets). More secondary IP configurations raise it; not more rules.
- */
-export const NAT_PORTS_PER_ADDRESS = 65535 - 1024 + 1
-
-/** Flows a target may hold at once from a node with `addresses` source addresses on its way out. */
-export function sourcePortCeiling(addresses = 1): number {
-  return NAT_PORTS_PER_ADDRESS * Math.max(1, addresses)
-}
-
-/** Share of the ceiling in use (0..1+): doctor warns above 0.8. */
-export function sourcePortUsage(flows: number, ceiling = sourcePortCeiling()): number {
-  return flows / ceiling
-}
+export { NAT_PORTS_PER_ADDRESS, SOURCE_PORT_FAIL, SOURCE_PORT_WARN, sourcePortCeiling, sourcePortUsage } from './source-ports.js'
 
 export interface FlowAccount {
   id: string

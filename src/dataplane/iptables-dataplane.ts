@@ -9,7 +9,7 @@ import { Applier, type ApplyResult } from './applier.js'
 import { detectBackend } from './backend.js'
 import type { Dataplane } from './dataplane.js'
 import { FlowCounters } from './flow-counters.js'
-import { RulesetMonitor } from './monitor.js'
+import { RulesetMonitor, iptablesEntryGone } from './monitor.js'
 import { NFT_TABLE } from './nft-render.js'
 import { RenderMemo, renderRuleSet, type RenderInput } from './render.js'
 import { ensureConntrackAccounting } from './sysctl.js'
@@ -29,7 +29,7 @@ export class IptablesDataplane implements Dataplane {
     if (warning !== undefined) this.warning = warning
     this.flows = new FlowCounters(runner)
     // iptables-nft writes the `ip nat` and `ip filter` nf_tables tables; legacy is invisible to nft monitor.
-    this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (nat|filter) /.test(` ${line} `))
+    this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (nat|filter) /.test(` ${line} `), iptablesEntryGone)
   }
 
   static async create(runner: Runner, override?: string): Promise<IptablesDataplane> {

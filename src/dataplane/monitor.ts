@@ -7,10 +7,18 @@
  * fwdd's own writes show up as events too. They are ignored while fwdd itself writes (and for a
  * short grace after), and a stray one only costs a verify that finds nothing to repair and so
  * writes nothing: the loop cannot feed itself.
+ *
+ * Except an event that removes one of fwdd's entry points (`entryGone`: a jump out of a built-in
+ * chain, fwdd's table or a base chain), which fwdd's own syncs never do: it is reported even
+ * inside that window. Measured (bench/src/drift-repair.ts): `iptables -t nat -F PREROUTING` racing
+ * fwdd's repair is replayed by iptables-nft after fwdd's insert (its generation check), deleting
+ * the fresh jump 16 ms after fwdd's write; dropped as fwdd's own, the jump stayed missing and `/lb`
+ * answered 200 until the next periodic verify, 7 s later. Reported, the reconciler (which takes an
+ * event this close to its own sync as a possible echo) runs a verify that repairs it at once.
  */
 import type { Runner } from '../process/runner.js'
 
-/** Events within this long after fwdd's own write are taken as its own. */
+/** Events within this long after fwdd's own write are taken as its own (but see `entryGone`). */
 const OWN_WRITE_GRACE_MS = 150
 const RESTART_MS = 1000
 
@@ -18,8 +26,11 @@ export class RulesetMonitor {
   private ownUntil = 0
   private writing = 0
 
-  /** @param relevant whether a monitor line concerns fwdd (its table, or the iptables tables it hooks into) */
-  constructor(private readonly runner: Runner, private readonly relevant: (line: string) => boolean) {}
+  /**
+   * @param relevant whether a monitor line concerns fwdd (its table, or the iptables tables it hooks into)
+   * @param entryGone whether a line removes one of fwdd's entry points (reported even during fwdd's own writes)
+   */
+  constructor(private readonly runner: Runner, private readonly relevant: (line: string) => boolean, private readonly entryGone: (line: string) => boolean = () => false) {}
 
   /** Wraps one of fwdd's own writes so its events are not reported as someone else's change. */
   async own<T>(write: () => Promise<T>): Promise<T> {
@@ -40,7 +51,7 @@ export class RulesetMonitor {
     let timer: NodeJS.Timeout | null = null
     const start = (): void => {
       current = stream('nft', ['monitor', 'ruleset'], (line) => {
-        if (this.writing > 0 || performance.now() < this.ownUntil) return
+        if ((this.writing > 0 || performance.now() < this.ownUntil) && !this.entryGone(line)) return
         if (this.relevant(line)) onChange()
       }, () => {
         current = null
@@ -54,4 +65,14 @@ export class RulesetMonitor {
       current?.stop()
     }
   }
+}
+
+/** iptables-nft: a rule deleted from, or a flush of, a built-in chain fwdd jumps from (fwdd's syncs only insert there). */
+export function iptablesEntryGone(line: string): boolean {
+  return /^(delete rule|flush chain|delete chain) ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line) || /^(flush|delete) table ip (nat|filter)$/.test(line)
+}
+
+/** nftables backend: fwdd's table deleted, or one of its hooked base chains deleted, flushed or losing a rule. */
+export function nftEntryGone(line: string): boolean {
+  return /^delete table ip fwdd$/.test(line) || /^(flush chain|delete chain|delete rule) ip fwdd (prerouting|postrouting|forward|input)\b/.test(line)
 }

@@ -10,7 +10,7 @@ import type { Runner } from '../process/runner.js'
 import { FwdError } from '../errors.js'
 import type { ApplyResult } from './applier.js'
 import type { Dataplane } from './dataplane.js'
-import { RulesetMonitor } from './monitor.js'
+import { RulesetMonitor, nftEntryGone } from './monitor.js'
 import { parseNftTable } from './nft-parse.js'
 import { FlowCounters } from './flow-counters.js'
 import { NFT_TABLE, NftMemo, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
@@ -28,7 +28,7 @@ export class NftDataplane implements Dataplane {
   private readonly monitor: RulesetMonitor
 
   constructor(private readonly runner: Runner, private readonly otherCleanup?: () => Promise<string[]>) {
-    this.monitor = new RulesetMonitor(runner, (line) => line.includes(` ${T} `) || line.endsWith(` ${T}`))
+    this.monitor = new RulesetMonitor(runner, (line) => line.includes(` ${T} `) || line.endsWith(` ${T}`), nftEntryGone)
     this.flows = new FlowCounters(runner)
   }
 

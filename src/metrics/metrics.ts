@@ -82,6 +82,8 @@ export class Metrics {
   private readonly targetPackets = new Counter({ name: 'fwdd_target_packets_total', help: 'Packets matched by the target\'s rule.', labelNames: ['listener', 'target'], registers: [this.registry] })
   private readonly targetBytes = new Counter({ name: 'fwdd_target_bytes_total', help: 'Bytes matched by the target\'s rule.', labelNames: ['listener', 'target'], registers: [this.registry] })
   private readonly conntrack = new Gauge({ name: 'fwdd_target_conntrack_entries', help: 'Conntrack entries to the target.', labelNames: ['listener', 'target'], registers: [this.registry] })
+  private readonly sourcePortUse = new Gauge({ name: 'fwdd_target_source_ports_used_ratio', help: 'Concurrent forwarded flows to the target address:port over the source ports one node address can use towards it (fwdd_source_port_ceiling); new flows fail at 1.', labelNames: ['listener', 'target'], registers: [this.registry] })
+  private readonly sourcePortCeiling = new Gauge({ name: 'fwdd_source_port_ceiling', help: 'Concurrent flows this node can hold to one target address:port (masquerade source ports of one node address).', registers: [this.registry] })
   private readonly syncDuration = new Histogram({ name: 'fwdd_sync_duration_seconds', help: 'Duration of rule syncs.', labelNames: ['kind'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
   private readonly lastSync = new Gauge({ name: 'fwdd_last_sync_timestamp_seconds', help: 'When the rules were last applied successfully (unix seconds).', registers: [this.registry] })
   private readonly lastQueued = new Gauge({ name: 'fwdd_last_queued_timestamp_seconds', help: 'When a change was last queued for sync (unix seconds).', registers: [this.registry] })
@@ -162,6 +164,16 @@ export class Metrics {
     this.conntrack.set({ listener, target: this.targetLabel(listener, target) }, entries)
   }
 
+  /**
+   * Sets a target's share of the source-port ceiling (flows / ceiling), and the ceiling itself.
+   * The flows are the target address:port's (shared by listeners that forward to it): that is the
+   * tuple space masquerade picks source ports from.
+   */
+  setSourcePortUse(listener: string, target: string, flows: number, ceiling: number): void {
+    this.sourcePortCeiling.set(ceiling)
+    this.sourcePortUse.set({ listener, target: this.targetLabel(listener, target) }, ceiling > 0 ? flows / ceiling : 0)
+  }
+
   /** Records one sync's duration by kind. */
   observeSync(seconds: number, kind: SyncKind): void {
     this.syncDuration.observe({ kind }, seconds)
@@ -218,6 +230,7 @@ export class Metrics {
     this.targetPackets.remove(labels)
     this.targetBytes.remove(labels)
     this.conntrack.remove(labels)
+    this.sourcePortUse.remove(labels)
   }
 
   /**

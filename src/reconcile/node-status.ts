@@ -6,6 +6,7 @@
  */
 import type { ListenerSpec } from '../config/types.js'
 import type { ListenerStatus, NodeStatus, Status, TargetStatus } from '../status.js'
+import { sourcePortCeiling } from '../dataplane/source-ports.js'
 import { isCheckable, type ResolvedTarget } from './desired.js'
 import { healthOf, isDraining, type ReconcilerState } from './state.js'
 import { failingForMs, isInSync, lastErrorOf, oldestPending } from './sync-health.js'
@@ -71,7 +72,7 @@ function targetStatus(t: ResolvedTarget, state: ReconcilerState, inRotation: boo
     inRotation,
     weight: t.weight,
     ...(c ? { bytes: c.bytes, packets: c.packets } : {}),
-    ...(conns !== undefined ? { connections: conns } : {}),
+    ...(conns !== undefined ? { connections: conns, sourcePortCeiling: sourcePortCeiling() } : {}),
   }
 }
 

@@ -170,3 +170,17 @@ t.test('defect 2, labels map back to a server: the config label is used whatever
     'fwdd_target_state{listener="web",target="web/1",state="unknown"} 0',
   ], 'the state moves with the label')
 })
+
+t.test('source-port use: flows over the ceiling per target, the ceiling once, and the series goes with its target', async (t) => {
+  const m = new Metrics({ defaultMetrics: false })
+  m.setSourcePortUse('web', A, 16128, 64512)
+  m.setSourcePortUse('web', B, 0, 64512)
+  t.same(await samples(m, 'fwdd_target_source_ports_used_ratio'), [
+    'fwdd_target_source_ports_used_ratio{listener="web",target="web/seen-0"} 0.25',
+    'fwdd_target_source_ports_used_ratio{listener="web",target="web/seen-1"} 0',
+  ])
+  t.same(await samples(m, 'fwdd_source_port_ceiling'), ['fwdd_source_port_ceiling 64512'])
+  m.retainTargets([{ listener: 'web', target: B }])
+  t.same(await samples(m, 'fwdd_target_source_ports_used_ratio'), ['fwdd_target_source_ports_used_ratio{listener="web",target="web/seen-1"} 0'], 'a removed target takes its series along')
+  t.notMatch(await m.text(), IPV4, 'no address in the exposition')
+})

@@ -1,0 +1,99 @@
+/**
+ * Flush -> repaired through the running daemon, and whether `/lb` lied meanwhile: another tool
+ * breaks fwdd's hold on the kernel (iptables: `iptables -t nat -F PREROUTING`; nftables: the table
+ * deleted, or its prerouting chain flushed, alternately) and the time runs until `nft monitor`
+ * shows fwdd's entry back (the jump into FWD-PREROUTING, or a rule in `ip fwdd prerouting`).
+ * Every trial starts more than OWN_WRITE_ECHO_MS (src/reconcile/reconciler.ts, 2 s) after fwdd's
+ * last sync (status `lastSyncAt`; the periodic verify counts, it sets that too) and well before the
+ * next periodic one, outside the window where an event is taken as the echo of fwdd's own write. A
+ * poller asks `/lb` all along; a 200 asked after the break command returned and answered before
+ * the repair showed is a lie (the LB would send flows the node refuses).
+ */
+import { spawnChild } from './processes.js'
+import { benchScript, sleep } from './servers.js'
+import { median } from './stats.js'
+import { inNs } from './topology.js'
+
+/** src/reconcile/reconciler.ts OWN_WRITE_ECHO_MS, plus a margin. */
+const QUIET_MS = 2000 + 500
+/** The default resyncSeconds (10 s), less a margin: past this since the last sync, the next periodic verify is near. */
+const NEXT_SYNC_NEAR_MS = 10000 - 1500
+
+interface Break { cmd: string[]; repaired: RegExp }
+
+const BREAKS: Record<'iptables' | 'nftables', Break[]> = {
+  iptables: [{ cmd: ['iptables', '-w', '-t', 'nat', '-F', 'PREROUTING'], repaired: /^(add|insert) rule ip nat PREROUTING .*jump FWD-PREROUTING/ }],
+  nftables: [
+    { cmd: ['nft', 'delete', 'table', 'ip', 'fwdd'], repaired: /^add rule ip fwdd prerouting / },
+    { cmd: ['nft', 'flush', 'chain', 'ip', 'fwdd', 'prerouting'], repaired: /^add rule ip fwdd prerouting / },
+  ],
+}
+
+export interface DriftRepairResult {
+  trials: number
+  medianMs: number
+  worstMs: number
+  /** `/lb` 200s asked and answered while the break stood, over all trials; and every answer in those windows. */
+  lies: number
+  probesInWindows: number
+  /** Per trial: flush -> repaired ms, the 200s inside its window, ms from the break to the first non-200 (null: none seen), ms since fwdd's last sync at the break. */
+  perTrial: Array<{ ms: number; lies: number; probes: number; firstNot200Ms: number | null; sinceSyncMs: number }>
+}
+
+const wall = (): number => performance.timeOrigin + performance.now()
+
+/** Waits until fwdd's last sync is QUIET_MS old and the next periodic one is not near; returns that sync's wall ms. */
+async function quietMoment(lastSyncAt: () => Promise<number | null>): Promise<number> {
+  const until = wall() + 60000
+  for (;;) {
+    const last = (await lastSyncAt()) ?? 0
+    const age = wall() - last
+    if (age >= QUIET_MS && age < NEXT_SYNC_NEAR_MS) return last
+    if (wall() > until) throw new Error('no quiet moment (2.5 s after a sync, before the next) within 60 s')
+    await sleep(age < QUIET_MS ? QUIET_MS - age : 200)
+  }
+}
+
+/**
+ * Runs `trials` breaks against the daemon already in sync in `nodeNs` (health port `healthPort`);
+ * `lastSyncAt` is the daemon's status `node.lastSyncAt` in wall ms.
+ */
+export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | 'nftables', trials: number, lastSyncAt: () => Promise<number | null>, healthPort = 8080): Promise<DriftRepairResult> {
+  const monitor = spawnChild(nodeNs, 'nft', ['monitor', 'ruleset'])
+  const poller = spawnChild(nodeNs, process.execPath, [benchScript('lb-poller'), `http://127.0.0.1:${healthPort}/lb`])
+  try {
+    await poller.waitLine(/^ready$/, 10000)
+    const windows: Array<[number, number]> = []
+    const samplesMs: number[] = []
+    const sinceSync: number[] = []
+    for (let i = 0; i < trials; i++) {
+      const last = await quietMoment(lastSyncAt)
+      const b = BREAKS[backend][i % BREAKS[backend].length]!
+      const repaired = monitor.waitLine(b.repaired, 30000)
+      const t0 = wall()
+      sinceSync.push(t0 - last)
+      await inNs(nodeNs, b.cmd[0]!, b.cmd.slice(1))
+      const broken = wall()
+      await repaired
+      const back = wall()
+      samplesMs.push(back - t0)
+      windows.push([broken, back])
+    }
+    const dumped = poller.waitLine(/^\[/, 10000)
+    poller.write('dump\n')
+    const answers = JSON.parse(await dumped) as Array<[number, number, number]>
+    const perTrial = windows.map(([a, z], i) => {
+      const inside = answers.filter(([start, end]) => start >= a && end <= z)
+      const firstNot200 = answers.find(([start, , status]) => start >= a && status !== 200)
+      return { ms: Math.round(samplesMs[i]!), lies: inside.filter(([, , st]) => st === 200).length, probes: inside.length, firstNot200Ms: firstNot200 ? Math.round(firstNot200[1] - a) : null, sinceSyncMs: Math.round(sinceSync[i]!) }
+    })
+    return {
+      trials, perTrial,
+      medianMs: median(samplesMs), worstMs: Math.max(...samplesMs),
+      lies: perTrial.reduce((x, p) => x + p.lies, 0), probesInWindows: perTrial.reduce((x, p) => x + p.probes, 0),
+    }
+  } finally {
+    await poller.stop('SIGKILL')
+    await monitor.stop('SIGKILL')
+  }
+}

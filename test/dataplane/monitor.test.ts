@@ -1,0 +1,50 @@
+// RulesetMonitor with a fake `nft monitor` stream: what fwdd's own writes hide, and what they never hide.
+import t from 'tap'
+import { RulesetMonitor, iptablesEntryGone, nftEntryGone } from '../../src/dataplane/monitor.js'
+import type { Runner } from '../../src/process/runner.js'
+
+function fakeStream(): { runner: Runner; emit(line: string): void } {
+  let onLine: ((l: string) => void) | null = null
+  return {
+    runner: {
+      run: async () => { throw new Error('unexpected run') },
+      stream: (file, args, line) => {
+        if (file !== 'nft' || args.join(' ') !== 'monitor ruleset') throw new Error(`unexpected stream ${file} ${args.join(' ')}`)
+        onLine = line
+        return { stop: () => { onLine = null } }
+      },
+    },
+    emit: (l) => onLine?.(l),
+  }
+}
+
+t.test('events of fwdd\'s own write are ignored; an entry point removed meanwhile is reported', async (t) => {
+  const f = fakeStream()
+  const m = new RulesetMonitor(f.runner, (l) => / ip (nat|filter) /.test(` ${l} `), iptablesEntryGone)
+  let changes = 0
+  const stop = m.watch(() => changes++)
+  await m.own(async () => {
+    f.emit('add rule ip nat FWD-L-web counter jump FWD-X')
+    f.emit('delete rule ip nat FWD-L-web handle 7')
+  })
+  t.equal(changes, 0, 'fwdd\'s own rule changes, during the write')
+  f.emit('insert rule ip nat PREROUTING counter jump FWD-PREROUTING')
+  t.equal(changes, 0, 'and its echo in the grace after')
+  f.emit('delete rule ip nat PREROUTING handle 15')
+  t.equal(changes, 1, 'a jump deleted from PREROUTING right after fwdd\'s write is reported (iptables-nft replaying a racing flush)')
+  await m.own(async () => { f.emit('flush chain ip filter FORWARD') })
+  t.equal(changes, 2, 'and a flush of a built-in chain even during the write')
+  await new Promise((r) => setTimeout(r, 200))
+  f.emit('add rule ip nat FWD-L-web counter')
+  t.equal(changes, 3, 'after the grace every relevant event is reported')
+  f.emit('add rule ip raw OTHER counter')
+  t.equal(changes, 3, 'an irrelevant one never')
+  stop()
+})
+
+t.test('entry points per backend', async (t) => {
+  for (const l of ['delete rule ip nat PREROUTING handle 3', 'flush chain ip filter INPUT', 'delete chain ip nat POSTROUTING', 'flush table ip nat']) t.ok(iptablesEntryGone(l), l)
+  for (const l of ['insert rule ip nat PREROUTING counter jump FWD-PREROUTING', 'delete rule ip nat FWD-L-web handle 3', 'flush chain ip nat FWD-SERVICES']) t.notOk(iptablesEntryGone(l), l)
+  for (const l of ['delete table ip fwdd', 'flush chain ip fwdd prerouting', 'delete rule ip fwdd input handle 4', 'delete chain ip fwdd forward']) t.ok(nftEntryGone(l), l)
+  for (const l of ['flush chain ip fwdd l-web', 'add rule ip fwdd prerouting fib daddr type local', 'delete element ip fwdd services { tcp . 8000 }']) t.notOk(nftEntryGone(l), l)
+})
