@@ -22,3 +22,11 @@ t.test('off-thread load: same result as on-thread, and the loop keeps ticking', 
   if (r.ok) t.equal(r.config.listeners.length, 2000)
   t.ok(ticks > 5, `timers ran while parsing (${ticks} ticks)`)
 })
+
+t.test('worker script: this module in dist/, config-worker.mjs beside the bundle in the release', async (t) => {
+  const { configWorkerUrl, CONFIG_WORKER_BUNDLE } = (await import(pathToFileURL(path.join(ROOT, 'dist/config/load-worker.js')).href)) as Mod
+  t.equal(configWorkerUrl('file:///opt/fwdd/dist/config/load-worker.js').href, 'file:///opt/fwdd/dist/config/load-worker.js')
+  t.equal(configWorkerUrl('file:///work/src/config/load-worker.ts').href, 'file:///work/src/config/load-worker.ts')
+  t.equal(configWorkerUrl('file:///usr/lib/fwdd/bin/fwdd.mjs').href, `file:///usr/lib/fwdd/bin/${CONFIG_WORKER_BUNDLE}`)
+  t.equal(CONFIG_WORKER_BUNDLE, 'config-worker.mjs', 'the name tools/release/build.mjs writes')
+})

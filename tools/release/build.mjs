@@ -36,10 +36,11 @@ rmSync(stage, { recursive: true, force: true })
 mkdirSync(stage, { recursive: true })
 
 // 1. The bundles. ESM output; the banner gives the CommonJS dependencies a `require`.
+// config-worker.mjs is the daemon's config parser thread (src/config/load-worker.ts, which finds it beside fwdd.mjs).
 const bundled = new Map()
-for (const name of ['fwdd', 'fwdctl']) {
+for (const [name, entry] of [['fwdd', 'src/bin/fwdd.ts'], ['fwdctl', 'src/bin/fwdctl.ts'], ['config-worker', 'src/config/load-worker.ts']]) {
   const r = await build({
-    entryPoints: [path.join(ROOT, `src/bin/${name}.ts`)],
+    entryPoints: [path.join(ROOT, entry)],
     outfile: path.join(stage, `usr/lib/fwdd/bin/${name}.mjs`),
     bundle: true, platform: 'node', format: 'esm', target: `node${nodeVersion.split('.')[0]}`,
     legalComments: 'none', metafile: true, logLevel: 'warning',
