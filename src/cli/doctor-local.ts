@@ -4,7 +4,8 @@
  * each verdict is tested against strict fakes. Only reads: doctor never changes the node.
  */
 import { JUMPS } from '../dataplane/chains.js'
-import { jumpState, parseSavedTable } from '../dataplane/parse-save.js'
+import { jumpState, parseSavedTable, rulesAbove } from '../dataplane/parse-save.js'
+import { checkForwardPolicy, checkNatPreroutingOrder, parseNftChains, type NftBaseChain } from './doctor-nft.js'
 import type { Runner } from '../process/runner.js'
 import type { Verdict } from './verdict.js'
 
@@ -57,14 +58,24 @@ async function save(runner: Runner, program: string): Promise<SaveOutput> {
 const ruleLines = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('-A '))
 const hasFwd = (text: string): boolean => /^(:FWD-|-A FWD-|-A \S+ .*-j FWD-)/m.test(text)
 
-async function checkIpForwarding(deps: LocalDoctorDeps): Promise<Verdict> {
+async function checkIpForwarding(deps: LocalDoctorDeps): Promise<{ verdict: Verdict; on: boolean }> {
   const fix = 'run `sysctl -w net.ipv4.ip_forward=1` and keep it in /etc/sysctl.d/ (copy systemd/fwdd-sysctl.conf from the fwdd package there)'
   try {
     const value = (await deps.readFile(IP_FORWARD)).trim()
-    if (value === '1') return pass('ip-forwarding', 'net.ipv4.ip_forward = 1')
-    return fail('ip-forwarding', `net.ipv4.ip_forward = ${value}: forwarded packets are dropped`, fix)
+    if (value === '1') return { verdict: pass('ip-forwarding', 'net.ipv4.ip_forward = 1'), on: true }
+    return { verdict: fail('ip-forwarding', `net.ipv4.ip_forward = ${value}: forwarded packets are dropped`, fix), on: false }
   } catch (error: unknown) {
-    return fail('ip-forwarding', `reading ${IP_FORWARD}: ${message(error)}`, fix)
+    return { verdict: fail('ip-forwarding', `reading ${IP_FORWARD}: ${message(error)}`, fix), on: false }
+  }
+}
+
+/** The base chains from `nft list chains`, or null when nft is missing or cannot list. */
+async function nftChains(runner: Runner): Promise<NftBaseChain[] | null> {
+  try {
+    const r = await runner.run('nft', ['list', 'chains'])
+    return r.exitCode === 0 ? parseNftChains(r.stdout) : null
+  } catch {
+    return null
   }
 }
 
@@ -112,6 +123,11 @@ function checkJumps(inUse: SaveOutput | null): Verdict[] {
     if (!state.present) {
       const other = (saved.jumps.get(jump.from) ?? []).some((j) => j.spec.endsWith(`-j ${jump.to}`))
       return other ? warn(check, 'present but not as fwdd writes it', fix) : fail(check, 'missing: nothing enters fwdd\'s chain', fix)
+    }
+    const above = jump.first ? rulesAbove(saved, jump) : []
+    if (above.length > 0) {
+      return fail(check, `present but not first: "${above[0]}"${above.length > 1 ? ` (and ${above.length - 1} more)` : ''} is above it and takes the flows it matches before fwdd sees them`,
+        `fwdd moves its jump back to the top at its next verify (within sync.resyncSeconds); if the rule keeps landing above it, find the tool that inserts it (\`-I ${jump.from}\`) and have it append instead, or keep it off the listener ports`)
     }
     if (state.count > 1) return warn(check, `present ${state.count} times`, 'run `fwdctl reload`; fwdd keeps exactly one')
     return pass(check, 'present')
@@ -172,17 +188,23 @@ async function checkConfigFile(deps: LocalDoctorDeps): Promise<Verdict> {
 
 /**
  * Runs every local check and returns one verdict per line, always in this order: config,
- * ip-forwarding, iptables-backend, the four jumps, conntrack-table, health-port, control-socket.
+ * ip-forwarding, forward-policy, iptables-backend, the four jumps, nat-prerouting-order (only when
+ * fwdd's nftables table exists), conntrack-table, health-port, control-socket.
  * Never rejects: a check whose probe throws is a failing verdict saying what was being done.
  */
 export async function runLocalDoctor(deps: LocalDoctorDeps): Promise<Verdict[]> {
-  const [config, forwarding, backend, conntrack, health, socket] = await Promise.all([
+  const [config, forwarding, backend, nft, conntrack, health, socket] = await Promise.all([
     checkConfigFile(deps),
     checkIpForwarding(deps),
     checkBackend(deps),
+    nftChains(deps.runner),
     checkConntrack(deps),
     checkHealthPort(deps),
     checkSocket(deps),
   ])
-  return [config, forwarding, backend.verdict, ...checkJumps(backend.inUse), conntrack, health, socket]
+  const order = checkNatPreroutingOrder(nft)
+  return [
+    config, forwarding.verdict, checkForwardPolicy(forwarding.on, backend.inUse?.text ?? null, nft), backend.verdict,
+    ...checkJumps(backend.inUse), ...(order ? [order] : []), conntrack, health, socket,
+  ]
 }
