@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino'
 import { formatProblems } from '../config/load.js'
-import { loadConfigOffThread } from '../config/load-worker.js'
+import { loadConfigBounded } from '../config/load-worker.js'
 import type { ConfigSource, LoadResult } from './config-source.js'
 import type { Config } from '../config/types.js'
 import { azureEndpointsFromEnv } from '../azure/endpoints.js'
@@ -32,7 +32,7 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
   let poller: ImdsConfigSource | undefined
   // Off the event loop, like a file (config-source.ts): userData may be as large as a file.
   const parse = async (text: string): Promise<LoadResult> => {
-    const r = await loadConfigOffThread({ text, file: 'imds:userData' })
+    const r = await loadConfigBounded({ text, file: 'imds:userData' })
     return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
   }
   return {

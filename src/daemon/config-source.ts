@@ -3,7 +3,7 @@
  * IMDS userData (azure-wiring.ts, loaded only when asked for) is also polled for changes.
  */
 import { formatProblems } from '../config/load.js'
-import { loadConfigOffThread } from '../config/load-worker.js'
+import { loadConfigBounded } from '../config/load-worker.js'
 import type { Config } from '../config/types.js'
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; problems: string }
@@ -20,13 +20,13 @@ export interface ConfigSource {
 }
 
 /**
- * The config from a file, read and parsed on a worker thread (load-worker.ts): a config near the
- * size limit takes seconds to parse, and the LB probes must keep their answers meanwhile.
+ * The config from a file; a large one is read and parsed on a worker thread (load-worker.ts): a
+ * config near the size limit takes seconds to parse, and the LB probes must keep their answers.
  */
 export function fileSource(file: string): ConfigSource {
   return {
     async load() {
-      const r = await loadConfigOffThread({ file })
+      const r = await loadConfigBounded({ file })
       return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
     },
     watch() {},

@@ -51,11 +51,30 @@ export function fwddRuleLines(natSave: string, filterSave: string): string {
     .join('\n')
 }
 
+/** The first lines only one side has, for a report. */
+function lineDiff(want: string, got: string): string {
+  const a = new Set(want.split('\n'))
+  const b = new Set(got.split('\n'))
+  const gone = [...a].filter((l) => !b.has(l)).slice(0, 2)
+  const added = [...b].filter((l) => !a.has(l)).slice(0, 2)
+  return `missing ${JSON.stringify(gone)}, extra ${JSON.stringify(added)}`
+}
+
+/**
+ * Waits until the kernel holds `want` and keeps holding it for a second: after the base config
+ * is back, health checks of its targets may still rewrite a chain once, and a refused case must be
+ * judged from settled rules, not against a sync that was already under way.
+ */
 async function waitRules(subject: ReloadSubject, want: string, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs
+  let sameSince: number | null = null
   for (;;) {
-    if ((await subject.rules()) === want) return true
-    if (Date.now() > until) return false
+    const now = Date.now()
+    if ((await subject.rules()) === want) {
+      sameSince ??= now
+      if (now - sameSince >= 1000) return true
+    } else sameSince = null
+    if (now > until) return false
     await new Promise((r) => setTimeout(r, 100))
   }
 }
@@ -85,9 +104,10 @@ export async function reloadCases(subject: ReloadSubject, base: string, cases: r
         f.rejectedWithoutPosition++
         note(`rejected without a position: ${r.error.slice(0, 200)}`)
       }
-      if ((await subject.rules()) !== baseline) {
+      const now = await subject.rules()
+      if (now !== baseline) {
         f.rulesChanged++
-        note(`rules changed by a refused reload of ${JSON.stringify(text.slice(0, 200))}`)
+        note(`rules changed by a refused reload of ${JSON.stringify(text.slice(0, 200))}: ${lineDiff(baseline, now)}`)
       }
       continue
     }
