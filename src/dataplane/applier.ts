@@ -3,8 +3,8 @@
  * transaction per sync, and only the chains whose content differs from the kernel's (or, between
  * verifications, from what it last applied): unchanged chains keep their counters and cost
  * nothing. Jumps from built-in chains are ensured at the top, never duplicated, and a verify moves
- * a jump that must be first (nat PREROUTING) back above rules other tools inserted before it. Chains fwdd no
- * longer needs are deleted. Rules and chains of other tools are never named, so never touched.
+ * a jump that must be first (nat PREROUTING) back above rules other tools inserted before it.
+ * Chains fwdd no longer needs are deleted. Rules and chains of other tools are never named, so never touched.
  */
 import type { Runner } from '../process/runner.js'
 import type { Backend } from './backend.js'
@@ -92,7 +92,7 @@ export class Applier {
         for (const jump of JUMPS.filter((j) => j.table === table)) {
           const list = (kernel.tables[table].jumps.get(jump.from) ?? []).filter((j) => j.spec === jump.spec)
           const above = jump.first ? rulesAbove(kernel.tables[table], jump) : []
-          // Ops in order, ahead of the chains' rules: deletes first, so `-D` never takes the copy just inserted.
+          // This jump's ops in order (deletes first, so `-D` never takes the copy just inserted).
           const ops: string[] = []
           if (list.length === 0) {
             if (this.lastApplied) result.drift.push(`${table}/${jump.from}->${jump.to}`)
