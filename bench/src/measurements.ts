@@ -5,6 +5,8 @@ import { measureApplierCost } from './applier-cost.js'
 import { measureScale } from './scale.js'
 import { measureHealthEndpoint } from './health-endpoint.js'
 import { measureDisruption } from './disruption.js'
+import { measureProbeFlood } from './probe-flood.js'
+import { measureReloadRobustness } from './reload-robustness.js'
 
 export interface MeasureContext {
   quick: boolean
@@ -20,6 +22,8 @@ export const MEASUREMENTS = {
   applierCost: (c: MeasureContext) => measureApplierCost(c),
   healthEndpoint: (c: MeasureContext) => measureHealthEndpoint(c),
   disruption: (c: MeasureContext) => measureDisruption(c),
+  probeFlood: (c: MeasureContext) => measureProbeFlood(c),
+  reloadRobustness: (c: MeasureContext) => measureReloadRobustness(c),
 } satisfies Record<string, (c: MeasureContext) => Promise<unknown>>
 
 export type MeasurementName = keyof typeof MEASUREMENTS

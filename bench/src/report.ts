@@ -12,6 +12,8 @@ import type { DisruptionResult } from './disruption.js'
 import type { FailoverResult } from './failover.js'
 import type { HealthEndpointResult } from './health-endpoint.js'
 import type { MachineDescription } from './machine.js'
+import type { ProbeFloodResult } from './probe-flood.js'
+import type { ReloadRobustnessResult } from './reload-robustness.js'
 import type { ScaleRow } from './scale.js'
 
 export interface BenchReport {
@@ -45,6 +47,10 @@ export function goals(r: BenchReport): Goal[] {
     out.push({ goal: 'RSS <= 80 MB at 1000 listeners', measured: `${k.rssMB} MB (peak ${k.peakRssMB} MB)`, met: k.rssMB <= 80 })
   }
   if (h) out.push({ goal: '/lb p99 <= 5 ms', measured: `${h.fwdd.p99Ms} ms (p50 ${h.fwdd.p50Ms} ms)`, met: h.fwdd.p99Ms <= 5 })
+  const pf = r.results.probeFlood as ProbeFloodResult | undefined
+  if (pf) out.push({ goal: '/lb probe answers within 1 s while /metrics and the control socket are flooded', measured: `${pf.flooded.successPercent}% ok, p99 ${pf.flooded.p99Ms} ms (idle ${pf.idle.p99Ms} ms)`, met: pf.flooded.successPercent === 100 && pf.flooded.p99Ms < 1000 })
+  const rr = r.results.reloadRobustness as ReloadRobustnessResult | undefined
+  if (rr) out.push({ goal: 'generated reloads: 0 crashes, 0 refusals without position, 0 echoes lost', measured: `${rr.figures.crashes} crashes, ${rr.figures.rejectedWithoutPosition} without position, ${rr.held.lost} lost of ${rr.figures.cases} cases`, met: rr.figures.crashes === 0 && rr.figures.rejectedWithoutPosition === 0 && rr.figures.rulesChanged === 0 && rr.held.lost === 0 && !rr.held.closed })
   return out
 }
 
@@ -105,6 +111,20 @@ export function markdown(r: BenchReport, svgName: string | null): string {
   if (x) {
     out.push('## 6. Disruption', '', `${x.connections} long-lived connections (an echo every 200 ms) across ${x.rewrites} reloads that each rewrite the listener's chain (${x.syncsThatWroteRules} syncs wrote rules), a verified resync every second, one plain reload and a daemon restart.`, '',
       table(['broken', 'stalled', 'longest silence ms'], [[x.broken, x.stalled, x.maxSilenceMs]]), '')
+  }
+  const pf = r.results.probeFlood as ProbeFloodResult | undefined
+  if (pf) {
+    out.push('## 7. LB probe under a flood', '', `\`GET /lb/web\` on a new connection every ${pf.settings.periodMs} ms for ${pf.settings.seconds} s from the client namespace, on the idle node and then while ${pf.settings.metricsConnections} connections pipeline \`GET /metrics\` and ${pf.settings.controlConnections} pipeline \`GET /rules\` on the control socket.`, '',
+      table(['node', 'probes', 'success %', 'p50 ms', 'p99 ms', 'flood answered'], [
+        ['idle', pf.idle.attempts, pf.idle.successPercent, pf.idle.p50Ms, pf.idle.p99Ms, null],
+        ['flooded', pf.flooded.attempts, pf.flooded.successPercent, pf.flooded.p50Ms, pf.flooded.p99Ms, `${pf.flooded.metricsAnswered} /metrics, ${pf.flooded.rulesAnswered} /rules`],
+      ]), '', `p99 flooded / idle: ${pf.ratioP99}.`, '')
+  }
+  const rr = r.results.reloadRobustness as ReloadRobustnessResult | undefined
+  if (rr) {
+    out.push('## 8. Generated configs reloaded into a running daemon', '', `${rr.figures.cases} generated configs (over the schema and beyond it) reloaded one by one in ${rr.seconds} s, a connection held through the node throughout.`, '',
+      table(['cases', 'accepted', 'rejected with position', 'rejected without', 'crashes', 'rules changed', 'held echoes lost'], [[rr.figures.cases, rr.figures.accepted, rr.figures.rejectedWithPosition, rr.figures.rejectedWithoutPosition, rr.figures.crashes, rr.figures.rulesChanged, `${rr.held.lost} of ${rr.held.sent}`]]), '',
+      ...rr.examples.map((e) => `- ${e}`), '')
   }
   const errs = Object.entries(r.errors)
   if (errs.length > 0) out.push('## Measurements that failed', '', ...errs.map(([k, v]) => `- ${k}: \`${v.split('\n')[0]}\``), '')

@@ -18,6 +18,7 @@
 import { ManagedIdentityCredential } from '@azure/identity'
 import type { TokenCredential } from '@azure/identity'
 import { DEFAULT_IMDS_ENDPOINT } from './endpoints.js'
+import type { ErrorCode } from '../errors.js'
 
 /** Environment variables that move msal-node away from IMDS (checked before building). */
 export const CONFLICTING_IDENTITY_VARIABLES = [
@@ -48,6 +49,8 @@ export interface ManagedIdentityOptions {
 
 /** Thrown when the credential could not be pointed at the requested IMDS. */
 export class CredentialSetupError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_AZURE_CREDENTIAL'
   constructor(message: string) {
     super(message)
     this.name = 'CredentialSetupError'

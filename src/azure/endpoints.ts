@@ -6,6 +6,7 @@
  * Nothing here opens a connection: reading the endpoints is pure, so importing the Azure modules
  * never contacts 169.254.169.254.
  */
+import type { ErrorCode } from '../errors.js'
 
 /** ARM endpoint of the public cloud, used when `FWDD_ARM_ENDPOINT` is unset or empty. */
 export const DEFAULT_ARM_ENDPOINT = 'https://management.azure.com'
@@ -23,6 +24,8 @@ export interface AzureEndpoints {
 
 /** Thrown for an endpoint variable that is not a usable URL; the message names the variable. */
 export class AzureEndpointError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_AZURE_ENDPOINT'
   constructor(readonly variable: string, readonly value: string, reason: string) {
     super(`${variable}=${JSON.stringify(value)}: ${reason}`)
     this.name = 'AzureEndpointError'

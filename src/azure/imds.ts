@@ -6,6 +6,7 @@
  * Uses Node's `fetch` with a short timeout; nothing is sent until a method is called.
  */
 import { DEFAULT_IMDS_ENDPOINT } from './endpoints.js'
+import type { ErrorCode } from '../errors.js'
 
 /** API version with `userData` in the compute document (added in 2021-01-01). */
 export const IMDS_API_VERSION = '2021-02-01'
@@ -31,6 +32,8 @@ export interface ImdsReader {
 
 /** An IMDS request that failed: no answer in time, a non-2xx status, or a body that is not the documented shape. */
 export class ImdsError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_IMDS'
   constructor(message: string, readonly status?: number, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'ImdsError'

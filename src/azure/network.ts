@@ -10,6 +10,7 @@ import { NetworkManagementClient } from '@azure/arm-network'
 import type { TokenCredential } from '@azure/identity'
 import { DEFAULT_ARM_ENDPOINT } from './endpoints.js'
 import { parseTypedResourceId } from './resource-id.js'
+import type { ErrorCode } from '../errors.js'
 
 /** Client options for tests: extra CA certificates for an in-process fake ARM (the daemon uses NODE_EXTRA_CA_CERTS). */
 export interface ArmTlsOptions {
@@ -59,6 +60,8 @@ export function createNetworkClients(options: NetworkClientsOptions): NetworkCli
 
 /** A body that arrived but is not what ARM documents; the set it would have produced is not used. */
 export class AzureInvalidResponseError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_AZURE_INVALID_RESPONSE'
   constructor(message: string) {
     super(message)
     this.name = 'AzureInvalidResponseError'

@@ -2,6 +2,7 @@
  * Azure resource ids, parsed once so every module agrees on what an id names. ARM treats ids
  * case-insensitively, so comparisons go through `sameResourceId`, never `===`.
  */
+import type { ErrorCode } from '../errors.js'
 
 /** The parts of `/subscriptions/<sub>/resourceGroups/<rg>/providers/<ns>/<type>/<name>[/<child>/<name>...]`. */
 export interface ResourceId {
@@ -20,6 +21,8 @@ export interface ResourceId {
 
 /** Thrown for a string that is not a resource id, or not of the expected type. */
 export class ResourceIdError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_RESOURCE_ID'
   constructor(readonly value: string, reason: string) {
     super(`resource id ${JSON.stringify(value)}: ${reason}`)
     this.name = 'ResourceIdError'

@@ -4,7 +4,8 @@
  * each verdict is tested against strict fakes. Only reads: doctor never changes the node.
  */
 import { JUMPS } from '../dataplane/chains.js'
-import { jumpState, parseSavedTable } from '../dataplane/parse-save.js'
+import { jumpState, parseSavedTable, rulesAbove } from '../dataplane/parse-save.js'
+import { checkForwardPolicy, checkNatPreroutingOrder, parseNftChains, type NftBaseChain } from './doctor-nft.js'
 import type { Runner } from '../process/runner.js'
 import type { Verdict } from './verdict.js'
 import { checkNftables, checkSourcePorts } from './doctor-dataplane.js'
@@ -68,14 +69,24 @@ async function iptablesHasFwd(runner: Runner): Promise<boolean> {
   return saved.some((s) => s.text !== null && hasFwd(s.text))
 }
 
-async function checkIpForwarding(deps: LocalDoctorDeps): Promise<Verdict> {
+async function checkIpForwarding(deps: LocalDoctorDeps): Promise<{ verdict: Verdict; on: boolean }> {
   const fix = 'run `sysctl -w net.ipv4.ip_forward=1` and keep it in /etc/sysctl.d/ (copy systemd/fwdd-sysctl.conf from the fwdd package there)'
   try {
     const value = (await deps.readFile(IP_FORWARD)).trim()
-    if (value === '1') return pass('ip-forwarding', 'net.ipv4.ip_forward = 1')
-    return fail('ip-forwarding', `net.ipv4.ip_forward = ${value}: forwarded packets are dropped`, fix)
+    if (value === '1') return { verdict: pass('ip-forwarding', 'net.ipv4.ip_forward = 1'), on: true }
+    return { verdict: fail('ip-forwarding', `net.ipv4.ip_forward = ${value}: forwarded packets are dropped`, fix), on: false }
   } catch (error: unknown) {
-    return fail('ip-forwarding', `reading ${IP_FORWARD}: ${message(error)}`, fix)
+    return { verdict: fail('ip-forwarding', `reading ${IP_FORWARD}: ${message(error)}`, fix), on: false }
+  }
+}
+
+/** The base chains from `nft list chains`, or null when nft is missing or cannot list. */
+async function nftChains(runner: Runner): Promise<NftBaseChain[] | null> {
+  try {
+    const r = await runner.run('nft', ['list', 'chains'])
+    return r.exitCode === 0 ? parseNftChains(r.stdout) : null
+  } catch {
+    return null
   }
 }
 
@@ -123,6 +134,11 @@ function checkJumps(inUse: SaveOutput | null): Verdict[] {
     if (!state.present) {
       const other = (saved.jumps.get(jump.from) ?? []).some((j) => j.spec.endsWith(`-j ${jump.to}`))
       return other ? warn(check, 'present but not as fwdd writes it', fix) : fail(check, 'missing: nothing enters fwdd\'s chain', fix)
+    }
+    const above = jump.first ? rulesAbove(saved, jump) : []
+    if (above.length > 0) {
+      return fail(check, `present but not first: "${above[0]}"${above.length > 1 ? ` (and ${above.length - 1} more)` : ''} is above it and takes the flows it matches before fwdd sees them`,
+        `fwdd moves its jump back to the top at its next verify (within sync.resyncSeconds); if the rule keeps landing above it, find the tool that inserts it (\`-I ${jump.from}\`) and have it append instead, or keep it off the listener ports`)
     }
     if (state.count > 1) return warn(check, `present ${state.count} times`, 'run `fwdctl reload`; fwdd keeps exactly one')
     return pass(check, 'present')
@@ -183,22 +199,28 @@ async function checkConfigFile(deps: LocalDoctorDeps): Promise<Verdict> {
 
 /**
  * Runs every local check and returns one verdict per line, always in this order: config,
- * ip-forwarding, iptables-backend and the four jumps (on nftables: nftables-table and the four
- * hooks), conntrack-table, source-ports (when flowsPerTarget is given), health-port, control-socket.
+ * ip-forwarding, forward-policy, iptables-backend and the four jumps (on nftables: nftables-table
+ * and the four hooks), nat-prerouting-order (only when fwdd's nftables table exists),
+ * conntrack-table, source-ports (when flowsPerTarget is given), health-port, control-socket.
  * Never rejects: a check whose probe throws is a failing verdict saying what was being done.
  */
 export async function runLocalDoctor(deps: LocalDoctorDeps): Promise<Verdict[]> {
-  const [config, forwarding, backend, conntrack, health, socket] = await Promise.all([
+  const [config, forwarding, backend, nft, conntrack, health, socket] = await Promise.all([
     checkConfigFile(deps),
     checkIpForwarding(deps),
     checkBackend(deps),
+    nftChains(deps.runner),
     checkConntrack(deps),
     checkHealthPort(deps),
     checkSocket(deps),
   ])
+  const order = checkNatPreroutingOrder(nft)
   const dataplane = deps.backend === 'nftables'
     ? await checkNftables(deps.runner, await iptablesHasFwd(deps.runner))
     : [backend.verdict, ...checkJumps(backend.inUse)]
   const ports = deps.flowsPerTarget ? [await checkSourcePorts(deps.flowsPerTarget)] : []
-  return [config, forwarding, ...dataplane, conntrack, ...ports, health, socket]
+  return [
+    config, forwarding.verdict, checkForwardPolicy(forwarding.on, backend.inUse?.text ?? null, nft),
+    ...dataplane, ...(order ? [order] : []), conntrack, ...ports, health, socket,
+  ]
 }

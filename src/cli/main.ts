@@ -19,6 +19,7 @@ import { runCleanup } from './cleanup-command.js'
 import { labelLegend } from './labels.js'
 import { messageOf } from '../errors.js'
 import { VERSION } from '../version.js'
+import type { ErrorCode } from '../errors.js'
 
 export interface CliIo {
   stdout(text: string): void
@@ -31,6 +32,8 @@ export interface CliIo {
 export const USAGE = usageText()
 
 class UsageError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_USAGE'
   constructor(message: string, readonly command?: string) {
     super(message)
   }

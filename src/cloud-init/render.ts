@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { ErrorCode } from '../errors.js'
 
 /** The placeholder for the Debian package's URL. It sits inside a double-quoted YAML string. */
 export const DEB_URL_PLACEHOLDER = '{{FWDD_DEB_URL}}'
@@ -24,6 +25,8 @@ export const defaultTemplatePath: string = [
 
 /** A template or package URL that cannot make valid user-data. */
 export class UserDataError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_USER_DATA'
   constructor(message: string) {
     super(message)
     this.name = 'UserDataError'

@@ -8,8 +8,11 @@ import http from 'node:http'
 import { statusProblem } from './status-guard.js'
 import { isReloadReply, type ReloadReply } from './reload-reply.js'
 import type { Status } from '../status.js'
+import type { ErrorCode } from '../errors.js'
 
 export class DaemonUnreachableError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_DAEMON_UNREACHABLE'
   /** The errno code (`ENOENT`, `ECONNREFUSED`, `EACCES`, ...) or the failure's message. */
   readonly reason: string
 
@@ -57,6 +60,8 @@ export function controlRequest(socketPath: string, method: 'GET' | 'POST', path:
 
 /** The daemon answered, but not what was asked for (an error status, or a body of the wrong shape). */
 export class ControlReplyError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_CONTROL_REPLY'
   constructor(readonly path: string, message: string) {
     super(`${path.slice(1)}: ${message}`)
     this.name = 'ControlReplyError'

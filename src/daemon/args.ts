@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util'
 import { DEFAULT_CONFIG, DEFAULT_SOCKET, DEFAULT_STATE_DIR } from '../defaults.js'
+import type { ErrorCode } from '../errors.js'
 
 export { DEFAULT_CONFIG, DEFAULT_SOCKET, DEFAULT_STATE_DIR }
 
@@ -28,6 +29,8 @@ export interface DaemonArgs {
 
 /** A wrong command line: the message names the flag and what to write instead. */
 export class UsageError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_USAGE'
   constructor(message: string) {
     super(message)
     this.name = 'UsageError'

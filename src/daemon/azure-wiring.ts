@@ -4,7 +4,8 @@
  * contacts Azure unless the config or `--config-from imds` asks for it.
  */
 import type { Logger } from 'pino'
-import { formatProblems, parseConfig } from '../config/load.js'
+import { formatProblems } from '../config/load.js'
+import { loadConfigBounded } from '../config/load-worker.js'
 import type { ConfigSource, LoadResult } from './config-source.js'
 import type { Config } from '../config/types.js'
 import { azureEndpointsFromEnv } from '../azure/endpoints.js'
@@ -29,8 +30,9 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
   let readError: string | undefined
   let refreshSeconds = 60
   let poller: ImdsConfigSource | undefined
-  const parse = (text: string): LoadResult => {
-    const r = parseConfig(text, 'imds:userData')
+  // Off the event loop, like a file (config-source.ts): userData may be as large as a file.
+  const parse = async (text: string): Promise<LoadResult> => {
+    const r = await loadConfigBounded({ text, file: 'imds:userData' })
     return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
   }
   return {
@@ -43,7 +45,7 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
         if (latest === undefined) return { ok: false, problems: `imds:userData:1:1: (userData): reading it failed: ${readError}` }
         logger.warn({ err: readError }, 'reading userData failed; using the last text read')
       }
-      const r = parse(latest ?? '')
+      const r = await parse(latest ?? '')
       if (r.ok) {
         refreshSeconds = r.config.azure?.refreshSeconds ?? 60
         poller?.setRefreshSeconds(refreshSeconds)

@@ -2,7 +2,8 @@
  * Where the daemon's config comes from. A file is re-read on reload (SIGHUP, `fwdctl reload`);
  * IMDS userData (azure-wiring.ts, loaded only when asked for) is also polled for changes.
  */
-import { formatProblems, loadConfigFile } from '../config/load.js'
+import { formatProblems } from '../config/load.js'
+import { loadConfigBounded } from '../config/load-worker.js'
 import type { Config } from '../config/types.js'
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; problems: string }
@@ -18,11 +19,14 @@ export interface ConfigSource {
   problems?(): string[]
 }
 
-/** The config from a file. */
+/**
+ * The config from a file; a large one is read and parsed on a worker thread (load-worker.ts): a
+ * config near the size limit takes seconds to parse, and the LB probes must keep their answers.
+ */
 export function fileSource(file: string): ConfigSource {
   return {
     async load() {
-      const r = await loadConfigFile(file)
+      const r = await loadConfigBounded({ file })
       return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
     },
     watch() {},

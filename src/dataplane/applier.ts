@@ -2,13 +2,14 @@
  * The only iptables adapter. It writes fwdd's chains in one `iptables-restore --noflush`
  * transaction per sync, and only the chains whose content differs from the kernel's (or, between
  * verifications, from what it last applied): unchanged chains keep their counters and cost
- * nothing. Jumps from built-in chains are ensured at the top, never duplicated. Chains fwdd no
- * longer needs are deleted. Rules and chains of other tools are never named, so never touched.
+ * nothing. Jumps from built-in chains are ensured at the top, never duplicated, and a verify moves
+ * a jump that must be first (nat PREROUTING) back above rules other tools inserted before it.
+ * Chains fwdd no longer needs are deleted. Rules and chains of other tools are never named, so never touched.
  */
 import type { Runner } from '../process/runner.js'
 import type { Backend } from './backend.js'
 import { JUMPS, isFwdChain, type Table } from './chains.js'
-import { parseCounters, parseSavedTable, type CounterRow, type SavedTable } from './parse-save.js'
+import { parseCounters, parseSavedTable, rulesAbove, type CounterRow, type SavedTable } from './parse-save.js'
 import type { RuleSet } from './render.js'
 import { FwdError } from '../errors.js'
 
@@ -90,15 +91,22 @@ export class Applier {
       if (kernel) {
         for (const jump of JUMPS.filter((j) => j.table === table)) {
           const list = (kernel.tables[table].jumps.get(jump.from) ?? []).filter((j) => j.spec === jump.spec)
+          const above = jump.first ? rulesAbove(kernel.tables[table], jump) : []
+          // This jump's ops in order (deletes first, so `-D` never takes the copy just inserted).
+          const ops: string[] = []
           if (list.length === 0) {
             if (this.lastApplied) result.drift.push(`${table}/${jump.from}->${jump.to}`)
-            tail.unshift(`-I ${jump.from} 1 ${jump.spec}`)
-            result.jumpsFixed++
+            ops.push(`-I ${jump.from} 1 ${jump.spec}`)
+          } else if (above.length > 0) {
+            // Another tool inserted a rule above the jump (`-I`): move the jump back to the top.
+            result.drift.push(`${table}/${jump.from}->${jump.to} below "${above[0]}"`)
+            for (let i = 0; i < list.length; i++) ops.push(`-D ${jump.from} ${jump.spec}`)
+            ops.push(`-I ${jump.from} 1 ${jump.spec}`)
+          } else {
+            for (let i = 1; i < list.length; i++) ops.push(`-D ${jump.from} ${jump.spec}`)
           }
-          for (let i = 1; i < list.length; i++) {
-            tail.unshift(`-D ${jump.from} ${jump.spec}`)
-            result.jumpsFixed++
-          }
+          tail.unshift(...ops)
+          result.jumpsFixed += above.length > 0 ? 1 : ops.length
         }
       }
       if (declare.length + rules.length + tail.length === 0) continue

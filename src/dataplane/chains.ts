@@ -38,11 +38,17 @@ export interface Jump {
   to: string
   /** The rule spec as iptables-save prints it, without `-A <from> `. */
   spec: string
+  /**
+   * The jump must come before every rule of other tools in its chain: in nat PREROUTING the first
+   * DNAT wins, so a DNAT another tool inserted above fwdd's jump would take the listener's traffic
+   * while fwdd reports itself in sync. A verify moves such a jump back to the top (a drift repair).
+   */
+  first?: true
 }
 
 /** The jump rules from built-in chains into fwdd's chains, inserted at the top of each. */
 export const JUMPS: readonly Jump[] = [
-  { table: 'nat', from: 'PREROUTING', to: NAT_PREROUTING, spec: `-m comment --comment fwdd -j ${NAT_PREROUTING}` },
+  { table: 'nat', from: 'PREROUTING', to: NAT_PREROUTING, spec: `-m comment --comment fwdd -j ${NAT_PREROUTING}`, first: true },
   { table: 'nat', from: 'POSTROUTING', to: NAT_POSTROUTING, spec: `-m comment --comment fwdd -j ${NAT_POSTROUTING}` },
   { table: 'filter', from: 'FORWARD', to: FILTER_FORWARD, spec: `-m comment --comment fwdd -j ${FILTER_FORWARD}` },
   { table: 'filter', from: 'INPUT', to: FILTER_INPUT, spec: `-m comment --comment fwdd -j ${FILTER_INPUT}` },

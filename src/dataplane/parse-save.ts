@@ -13,6 +13,8 @@ export interface SavedTable {
   jumps: Map<string, Array<{ position: number; spec: string }>>
   /** Count of rules outside fwdd's chains (used to tell which backend holds rules). */
   foreignRules: number
+  /** Rules of the chains that are not fwdd's, in kernel order, as specs without `-A CHAIN `. */
+  otherRules: Map<string, string[]>
 }
 
 export interface CounterRow {
@@ -24,7 +26,7 @@ export interface CounterRow {
 
 /** Parses one table of `iptables-save [-c] -t TABLE` output. Counters are stripped. */
 export function parseSavedTable(text: string, table: string): SavedTable {
-  const out: SavedTable = { chains: new Set(), fwdChains: new Map(), jumps: new Map(), foreignRules: 0 }
+  const out: SavedTable = { chains: new Set(), fwdChains: new Map(), jumps: new Map(), foreignRules: 0, otherRules: new Map() }
   let inTable = false
   const positions = new Map<string, number>()
   for (const rawLine of text.split('\n')) {
@@ -47,9 +49,12 @@ export function parseSavedTable(text: string, table: string): SavedTable {
         continue
       }
       out.foreignRules++
+      const spec = line.slice(`-A ${chain} `.length)
+      const rules = out.otherRules.get(chain) ?? []
+      rules.push(spec)
+      out.otherRules.set(chain, rules)
       const m = / -j (FWD-[^ ]+)$/.exec(line)
       if (m) {
-        const spec = line.slice(`-A ${chain} `.length)
         const list = out.jumps.get(chain) ?? []
         list.push({ position: pos, spec })
         out.jumps.set(chain, list)
@@ -80,4 +85,15 @@ function stripCounters(line: string): string {
 export function jumpState(saved: SavedTable, jump: Jump): { present: boolean; count: number } {
   const list = (saved.jumps.get(jump.from) ?? []).filter((j) => j.spec === jump.spec)
   return { present: list.length > 0, count: list.length }
+}
+
+/**
+ * Rules of other tools above the first copy of `jump` in its chain (jumps into fwdd's chains do
+ * not count), in kernel order. Empty when the jump is first, or absent (jumpState says which).
+ */
+export function rulesAbove(saved: SavedTable, jump: Jump): string[] {
+  const rules = saved.otherRules.get(jump.from) ?? []
+  const at = rules.indexOf(jump.spec)
+  if (at < 0) return []
+  return rules.slice(0, at).filter((r) => !/ -j FWD-[^ ]+$/.test(r))
 }

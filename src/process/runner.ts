@@ -4,6 +4,7 @@
  * kernel.
  */
 import { execa } from 'execa'
+import type { ErrorCode } from '../errors.js'
 
 export interface RunOptions {
   /** Text written to the process's standard input. */
@@ -30,6 +31,8 @@ export interface Runner {
 
 /** Thrown by `Runner.run` only when the program could not be started at all (ENOENT, EACCES). */
 export class SpawnError extends Error {
+  /** Its code in the catalogue (src/errors.ts). */
+  readonly code: ErrorCode = 'FWD_ERR_SPAWN'
   constructor(readonly file: string, options: { cause: unknown }) {
     super(`starting ${file}: ${options.cause instanceof Error ? options.cause.message : String(options.cause)}`, options)
     this.name = 'SpawnError'

@@ -31,8 +31,8 @@ type Program = RunResult | 'missing'
 function strictRunner(t: Test, programs: Record<string, Program>): Runner {
   return {
     async run(file, args) {
-      const p = programs[file]
-      if (p === undefined || args.length !== 0) {
+      const p = programs[[file, ...args].join(' ')]
+      if (p === undefined) {
         t.fail(`unexpected run: ${file} ${args.join(' ')}`)
         throw new Error(`unexpected run ${file}`)
       }
@@ -63,7 +63,7 @@ const GOOD_FILES = {
 
 function deps(t: Test, over: { programs?: Record<string, Program>; files?: Record<string, string>; socket?: boolean; health?: boolean; config?: { ok: boolean; problems: string[] } } = {}): LocalDoctorDeps {
   return {
-    runner: strictRunner(t, over.programs ?? { 'iptables-nft-save': ok(FWD_RULES), 'iptables-legacy-save': ok('') }),
+    runner: strictRunner(t, { 'nft list chains': ok(''), ...(over.programs ?? { 'iptables-nft-save': ok(FWD_RULES), 'iptables-legacy-save': ok('') }) }),
     readFile: strictFiles(t, over.files ?? GOOD_FILES),
     checkConfig: async () => over.config ?? { ok: true, problems: [] },
     socketPath: '/run/fwdd/fwdd.sock',
@@ -82,6 +82,7 @@ t.test('a healthy node: every check passes, exit 0', async (t) => {
   t.equal(formatVerdicts(verdicts), [
     'PASS  config: valid',
     'PASS  ip-forwarding: net.ipv4.ip_forward = 1',
+    'PASS  forward-policy: filter FORWARD policy DROP',
     'PASS  iptables-backend: iptables-nft only',
     'PASS  jump nat PREROUTING -> FWD-PREROUTING: present',
     'PASS  jump nat POSTROUTING -> FWD-POSTROUTING: present',
@@ -174,4 +175,44 @@ t.test('probes that throw become failing verdicts, never a rejection', async (t)
     'health-port: probing 0.0.0.0:8080: ECONNRESET',
     'control-socket: connecting to /run/fwdd/fwdd.sock: EACCES',
   ])
+})
+
+t.test('forwarding on with FORWARD policy ACCEPT lets outsiders through the node: doctor warns with the fix', async (t) => {
+  const open = FWD_RULES.replace(':FORWARD DROP [0:0]', ':FORWARD ACCEPT [0:0]')
+  const verdict = async (over: Parameters<typeof deps>[1]) => (await runLocalDoctor(deps(t, over))).find((v) => v.check === 'forward-policy')
+  const w = await verdict({ programs: { 'iptables-nft-save': ok(open), 'iptables-legacy-save': ok('') } })
+  t.equal(w?.level, 'warn')
+  t.equal(w?.ok, true, 'a warning: exit code stays 0')
+  t.match(w?.detail, /ip_forward = 1 and the filter FORWARD policy is ACCEPT: a source outside `sources` can reach the targets/)
+  t.match(w?.fix, /iptables -P FORWARD DROP/)
+  t.match(w?.fix, /on Azure, leaving IP forwarding off on the NIC .* prevents this/)
+  const noFilter = '*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n'
+  t.equal((await verdict({ programs: { 'iptables-nft-save': ok(noFilter), 'iptables-legacy-save': ok('') } }))?.level, 'warn', 'no filter table: the kernel accepts')
+  t.equal((await verdict({ programs: { 'iptables-nft-save': ok(open), 'iptables-legacy-save': ok('') }, files: { ...GOOD_FILES, '/proc/sys/net/ipv4/ip_forward': '0\n' } }))?.level, 'ok', 'forwarding off: nothing is routed')
+  const nftDrop = 'table inet filter {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n'
+  t.same(await verdict({ programs: { 'iptables-nft-save': ok(open), 'iptables-legacy-save': ok(''), 'nft list chains': ok(nftDrop) } }), { check: 'forward-policy', ok: true, level: 'ok', detail: 'forward hook policy drop (inet filter forward)' }, 'an nftables forward chain with policy drop closes it too')
+})
+
+t.test('a DNAT inserted above fwdd\'s PREROUTING jump steals the listener: doctor fails and names the rule', async (t) => {
+  const steal = '-p tcp -m tcp --dport 8000 -j DNAT --to-destination 198.18.9.9:80'
+  const stolen = FWD_RULES.replace('-A PREROUTING -m comment --comment fwdd -j FWD-PREROUTING\n', `-A PREROUTING ${steal}\n-A PREROUTING -m comment --comment fwdd -j FWD-PREROUTING\n`)
+  const verdicts = await runLocalDoctor(deps(t, { programs: { 'iptables-nft-save': ok(stolen), 'iptables-legacy-save': ok('') } }))
+  const v = verdicts.find((x) => x.check === 'jump nat PREROUTING -> FWD-PREROUTING')
+  t.equal(v?.ok, false)
+  t.equal(v?.detail, `present but not first: "${steal}" is above it and takes the flows it matches before fwdd sees them`)
+  t.match(v?.fix, /next verify/)
+  t.equal(verdictsExitCode(verdicts), 1)
+  const below = FWD_RULES.replace('-A PREROUTING -m comment --comment fwdd -j FWD-PREROUTING\n', `-A PREROUTING -m comment --comment fwdd -j FWD-PREROUTING\n-A PREROUTING ${steal}\n`)
+  t.equal((await runLocalDoctor(deps(t, { programs: { 'iptables-nft-save': ok(below), 'iptables-legacy-save': ok('') } }))).find((x) => x.check === 'jump nat PREROUTING -> FWD-PREROUTING')?.detail, 'present', 'below fwdd\'s jump it is harmless')
+})
+
+t.test('nftables backend: other nat prerouting chains hooked at an earlier priority are reported', async (t) => {
+  const chains = (extra: string) => `table ip fwdd {\n\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n\tchain services {\n\t}\n}\ntable ip nat {\n\tchain PREROUTING {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}\n}\n${extra}`
+  const order = async (text: string) => (await runLocalDoctor(deps(t, { programs: { 'iptables-nft-save': ok(FWD_RULES), 'iptables-legacy-save': ok(''), 'nft list chains': ok(text) } }))).find((v) => v.check === 'nat-prerouting-order')
+  t.same(await order(chains('')), { check: 'nat-prerouting-order', ok: true, level: 'ok', detail: 'table ip fwdd (priority -100) runs first in nat prerouting; 1 other at the same priority (-100), whose order against fwdd\'s is not fixed' })
+  const early = 'table inet steal {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat - 10; policy accept;\n\t}\n}\n'
+  const w = await order(chains(early))
+  t.equal(w?.level, 'warn')
+  t.match(w?.detail, /run before fwdd's \(priority -100\): inet steal pre \(priority -110\)/)
+  t.equal(await order('table ip nat {\n\tchain PREROUTING {\n\t\ttype nat hook prerouting priority -150; policy accept;\n\t}\n}\n'), undefined, 'no verdict without fwdd\'s table (iptables backend)')
 })

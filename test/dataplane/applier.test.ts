@@ -132,3 +132,21 @@ t.test('cleanup removes every FWD- chain and jump and nothing else; twice is fin
   t.same(await applier.cleanup(), { chainsDeleted: 0, jumpsDeleted: 0 })
   t.equal(fake.restoreCalls(), before)
 })
+
+t.test('a DNAT another tool inserts above the jump steals the listener: a verify moves the jump back to the top', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  const steal = '-p tcp -m tcp --dport 8000 -j DNAT --to-destination 198.18.9.9:80'
+  fake.tables.nat.get('PREROUTING')!.unshift(steal)
+  const quiet = await applier.apply(renderRuleSet(two), { verify: false })
+  t.equal(quiet.jumpsFixed, 0, 'a partial sync trusts what it applied')
+  const r = await applier.apply(renderRuleSet(two), { verify: true })
+  t.same(r.drift, [`nat/PREROUTING->FWD-PREROUTING below "${steal}"`], 'counted as drift, naming the rule that was above')
+  t.equal(r.jumpsFixed, 1)
+  t.same(fake.tables.nat.get('PREROUTING'), ['-m comment --comment fwdd -j FWD-PREROUTING', steal, '-m addrtype --dst-type LOCAL -j DOCKER'], 'the jump is first, the other rules keep their order')
+  const again = await applier.apply(renderRuleSet(two), { verify: true })
+  t.same([again.drift, again.jumpsFixed], [[], 0], 'once first, nothing more to do')
+  // Only nat PREROUTING decides where a flow goes: a rule above fwdd's FORWARD accept is left alone.
+  fake.tables.filter.get('FORWARD')!.unshift('-j ACCEPT')
+  t.same((await applier.apply(renderRuleSet(two), { verify: true })).drift, [])
+})

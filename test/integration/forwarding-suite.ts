@@ -10,7 +10,7 @@
  */
 import t, { type Test } from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
-import { ECHO_SERVER, FWDCTL, httpGet, sleep, startDaemon, startServers, waitTcp, type RunningDaemon } from '../helpers/daemon.js'
+import { ECHO_SERVER, FWDCTL, NODE_RUNTIME, httpGet, sleep, startDaemon, startServers, waitTcp, type RunningDaemon } from '../helpers/daemon.js'
 import { fwddKernelText, iptablesText, nftTableText, withBackend, type BackendName } from '../helpers/backends.js'
 
 const URL = 'http://198.18.0.1:8000/'
@@ -107,7 +107,7 @@ function holdFlow(topo: Topology): { lines(): number; ended(): boolean } {
 const BREAKS: Record<BackendName, string[][][]> = {
   iptables: [
     [['iptables', '-t', 'nat', '-F', 'PREROUTING'], ['iptables', '-t', 'nat', '-A', 'PREROUTING', '-j', 'OTHER-NAT']],
-    [['iptables', '-t', 'nat', '-F', 'FWD-L-web']],
+    [['iptables', '-t', 'nat', '-F', 'FWD-SERVICES']],
   ],
   nftables: [[['nft', 'flush', 'chain', 'ip', 'fwdd', 'prerouting']], [['nft', 'delete', 'table', 'ip', 'fwdd']]],
 }
@@ -203,7 +203,7 @@ export function forwardingSuite(backend: BackendName): void {
         t.notMatch(rules, /table ip other/, 'not the other tool\'s table')
         t.notMatch(await iptablesText(topo), /FWD-|comment fwdd/, 'nothing written to iptables')
       } else {
-        t.match(rules, /-A FWD-L-web .* -j DNAT --to-destination 198\.18\.1\.2:80/)
+        t.match(rules, /-A FWD-SERVICES .*--dport 8000 .*"web -> 198\.18\.1\.2:80" .*-j DNAT --to-destination 198\.18\.1\.2:80/)
         t.match(rules, /MASQUERADE --random-fully/)
         t.notMatch(rules, /OTHER-/, 'not the other tool\'s rules')
         t.equal(await nftTableText(topo), null, 'no nft table')
@@ -304,7 +304,7 @@ export function forwardingSuite(backend: BackendName): void {
     })
 
     t.test('fwdctl cleanup: --dry-run lists and changes nothing; cleanup removes every trace and nothing else', async (t) => {
-      const ctl = (args: string[]) => topo.exec(topo.node.ns, process.execPath, [FWDCTL, '--socket', d.socket, ...args], { reject: false })
+      const ctl = (args: string[]) => topo.exec(topo.node.ns, NODE_RUNTIME, [FWDCTL, '--socket', d.socket, ...args], { reject: false })
       const before = [await iptablesText(topo), await nftTableText(topo)]
       const dry = await ctl(['cleanup', '--dry-run'])
       t.equal(dry.exitCode, 0)
@@ -312,7 +312,7 @@ export function forwardingSuite(backend: BackendName): void {
       t.same([await iptablesText(topo), await nftTableText(topo)], before, 'and changed nothing')
       const r = await ctl(['cleanup'])
       t.equal(r.exitCode, 0)
-      t.match(r.stdout, backend === 'nftables' ? /and the nft table ip fwdd/ : /removed 7 chains and 3 jump rules/)
+      t.match(r.stdout, backend === 'nftables' ? /and the nft table ip fwdd/ : /removed 5 chains and 3 jump rules/)
       t.notMatch(await iptablesText(topo), /FWD-|comment fwdd/, 'no fwdd chain or jump in iptables')
       t.equal(await nftTableText(topo), null, 'no fwdd nft table')
       await assertForeign(t, topo, backend, 'after cleanup')

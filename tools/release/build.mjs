@@ -33,6 +33,8 @@ const HERE = path.join(ROOT, 'tools/release')
 const ENTRIES = [
   ['fwdd', 'src/bin/fwdd.ts'],
   ['fwdctl', 'src/bin/fwdctl.ts'],
+  // The daemon's config parser thread (src/config/load-worker.ts finds it beside fwdd.mjs).
+  ['config-worker', 'src/config/load-worker.ts'],
 ]
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
