@@ -10,6 +10,7 @@ import { lineChartSvg } from './chart.js'
 import type { DataplaneResult } from './dataplane.js'
 import type { DisruptionResult } from './disruption.js'
 import type { FailoverResult } from './failover.js'
+import type { PassiveResult } from './passive-failover.js'
 import type { HealthEndpointResult } from './health-endpoint.js'
 import type { MachineDescription } from './machine.js'
 import type { ScaleRow } from './scale.js'
@@ -44,6 +45,17 @@ export function goals(r: BenchReport): Goal[] {
     out.push({ goal: '1000 listeners in sync <= 2 s from start', measured: k.startToInSyncMs === null ? `not in sync within ${k.readyTimeoutMs / 1000} s` : `${(k.startToInSyncMs / 1000).toFixed(2)} s`, met: k.startToInSyncMs !== null && k.startToInSyncMs <= 2000 })
     out.push({ goal: 'RSS <= 80 MB at 1000 listeners', measured: `${k.rssMB} MB (peak ${k.peakRssMB} MB)`, met: k.rssMB <= 80 })
   }
+  const p = r.results.passive as PassiveResult | undefined
+  for (const fault of ['drop', 'refuse'] as const) {
+    const on = p?.series.find((x) => x.mode === 'passive' && x.fault === fault)
+    const off = p?.series.find((x) => x.mode === 'active-only' && x.fault === fault)
+    if (!on || !off) continue
+    const limit = fault === 'drop' ? 300 : 100
+    out.push({ goal: `passive: ${fault === 'drop' ? 'SYN-dropping' : 'refusing'} target out of rotation <= ${limit} ms (median)`, measured: `${on.leaveMedianMs} ms (active-only ${off.leaveMedianMs} ms)`, met: on.leaveMedianMs <= limit })
+    const ratio = on.deadConnectionsTotal === 0 ? Infinity : off.deadConnectionsTotal / on.deadConnectionsTotal
+    out.push({ goal: `passive: connections to the dead target (${fault}) >= 5 x fewer than active-only`, measured: `${on.deadConnectionsTotal} vs ${off.deadConnectionsTotal} (${Number.isFinite(ratio) ? ratio.toFixed(1) : 'inf'} x)`, met: ratio >= 5 })
+  }
+  if (p) out.push({ goal: `passive watcher < 15 % of one core at ${p.cost.rate} new connections/s, nothing lost silently`, measured: `conntrack -E ${(p.cost.watcherCpu * 100).toFixed(1)} % + daemon ${((p.cost.daemonCpu.passive - p.cost.daemonCpu.off) * 100).toFixed(1)} % over passive off; lost ${p.cost.lostEvents} (mode ${p.cost.passiveMode})`, met: p.cost.watcherCpu + Math.max(0, p.cost.daemonCpu.passive - p.cost.daemonCpu.off) < 0.15 })
   if (h) out.push({ goal: '/lb p99 <= 5 ms', measured: `${h.fwdd.p99Ms} ms (p50 ${h.fwdd.p50Ms} ms)`, met: h.fwdd.p99Ms <= 5 })
   return out
 }
@@ -78,6 +90,12 @@ export function markdown(r: BenchReport, svgName: string | null): string {
   if (f) {
     out.push('## 2. Failover', '', `Two targets, one fails: \`refuse\` = TCP reset, \`drop\` = SYNs dropped (iptables in the server's namespace). Time from the fault to the first of ${f.method.runLength} consecutive successful new connections (one every ${f.method.probePeriodMs} ms, success = handshake within ${f.method.attemptTimeoutMs} ms).`, '',
       table(['intervalMs', 'timeoutMs', 'fall', 'fault', 'trials', 'median ms', 'worst ms'], f.series.map((x) => [x.check.intervalMs, x.check.timeoutMs, x.check.fall, x.fault, x.trials, x.medianMs, x.worstMs])), '')
+  }
+  const pf = r.results.passive as PassiveResult | undefined
+  if (pf) {
+    out.push('### 2b. Failover with passive health', '', `Active checks at the default (interval ${pf.method.check.intervalMs} ms, timeout ${pf.method.check.timeoutMs} ms, fall ${pf.method.check.fall}) alone, and with passive health \`${pf.method.passive}\`, same run. Traffic: one new connection every ${pf.method.probePeriodMs} ms (success = handshake within ${pf.method.attemptTimeoutMs} ms). "out of rotation": the daemon's own stamp of the ejection (or of the active transition) minus the fault; "dead conns": connections that failed during the failover.`, '',
+      table(['mode', 'fault', 'trials', 'out of rotation median ms', 'worst ms', 'dead conns median', 'dead conns total', 'recovery median ms'], pf.series.map((x) => [x.mode, x.fault, x.trials, x.leaveMedianMs, x.leaveWorstMs, x.deadConnectionsMedian, x.deadConnectionsTotal, x.recoveryMedianMs])), '',
+      `Cost at ${pf.cost.rate} new connections/s for ${pf.cost.seconds} s (opened ${pf.cost.opened.passive}, established ${pf.cost.established.passive} with passive on; ${pf.cost.opened.off}/${pf.cost.established.off} off): conntrack -E ${(pf.cost.watcherCpu * 100).toFixed(1)} % of one core, daemon ${(pf.cost.daemonCpu.passive * 100).toFixed(1)} % (passive off: ${(pf.cost.daemonCpu.off * 100).toFixed(1)} %); lost events ${pf.cost.lostEvents}, mode ${pf.cost.passiveMode}.`, '')
   }
   const s = r.results.scale as ScaleRow[] | undefined
   const a = r.results.applierCost as ApplierCostRow[] | undefined

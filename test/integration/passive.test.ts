@@ -43,7 +43,9 @@ async function setup(t: Test, o: { servers?: number; check?: string; passive?: s
     await waitTcp(topo, s.ns, s.address, 80)
   }
   for (let i = 0; i < topo.servers.length; i++) await start(i)
-  const d = await startDaemon(topo, config(topo, o))
+  // A generous start: the machine is shared by several agents.
+  const d = await startDaemon(topo, config(topo, o), { waitReady: false })
+  await d.waitReady(30000)
   return {
     topo, d, start,
     kill: (i) => { servers.get(i)?.kill('SIGKILL') },
