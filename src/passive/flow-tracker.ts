@@ -45,6 +45,12 @@ export class FlowTracker {
 
   constructor(private readonly classify: (ev: ConntrackEvent) => FlowClass | null, private readonly maxFlows = MAX_TRACKED_FLOWS) {}
 
+  /** Whether flow `id` awaits an answer (lets the watcher skip parsing events of other flows). */
+  has(id: string): boolean {
+    for (const bucket of this.buckets.values()) if (bucket.has(id)) return true
+    return false
+  }
+
   /** Flows awaiting an answer. */
   get size(): number {
     return this.count
