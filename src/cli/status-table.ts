@@ -173,7 +173,7 @@ export function formatStatusTable(status: Status, opts: StatusTableOptions): str
       const from = hostNote(t)
       if (from) notes.push([from, null])
       if (t.lastError) notes.push([`reason: ${t.lastError}`, 'red'])
-      if (t.ejected) notes.push([`ejection time ends ${formatAge(t.ejected.until, opts.now) === '0s' ? 'now' : `at ${t.ejected.until}`}, then check.rise active successes (ejection ${t.ejected.ejections})`, 'dim'])
+      if (t.ejected) notes.push([`may return from ${t.ejected.until} after check.rise active successes (recent ejections: ${t.ejected.ejections})`, null])
       if (t.ejectionHeld) notes.push([`not ejected: ${t.ejectionHeld}`, 'yellow'])
       lines.push(...details('      ', notes, opts.color))
     }
