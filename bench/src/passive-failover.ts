@@ -60,7 +60,8 @@ export interface PassiveResult {
 }
 
 export async function measurePassive(opts: { quick: boolean; log(m: string): void }): Promise<PassiveResult> {
-  const trials = opts.quick ? 2 : 20
+  // FWDD_BENCH_TRIALS overrides the trial count (for a focused rerun; the report says how many ran).
+  const trials = Number(process.env.FWDD_BENCH_TRIALS ?? 0) || (opts.quick ? 2 : 20)
   const topo = await createTopology(2)
   try {
     for (const s of topo.servers) await startHttpServer(s.ns, s.address, [80])
@@ -73,7 +74,9 @@ export async function measurePassive(opts: { quick: boolean; log(m: string): voi
         const dead: number[] = []
         const recovery: number[] = []
         for (let i = 0; i < trials; i++) {
-          const r = await trial(topo, daemon, fault)
+          const r = await trial(topo, daemon, fault).catch((err: unknown) => {
+            throw new Error(`${mode} ${fault} trial ${i + 1}: ${err instanceof Error ? err.message : String(err)}; the daemon's output:\n${daemon.child.output().slice(-4000)}`)
+          })
           leave.push(r.leaveMs)
           dead.push(r.failures)
           recovery.push(r.recoveryMs)

@@ -29,13 +29,16 @@ export function passiveSpecOf(state: Pick<ReconcilerState, 'index'>, listener: s
 }
 
 /**
- * The health that decides rotation: an ejected target is unhealthy with the ejection as its
- * reason (since: the ejection); otherwise the active check's health.
+ * The health that decides rotation: an ejected target is unhealthy; with the ejection as its
+ * reason (since: the ejection) unless the active check finds it unhealthy as well, whose error
+ * then stands. Otherwise the active check's health.
  */
 export function effectiveHealthOf(state: Pick<ReconcilerState, 'index' | 'health' | 'passive'>, key: string): HealthView | undefined {
+  const active = healthOf(state, key)
   const e = state.passive.get(key)?.ejection
-  if (e) return { state: 'unhealthy', since: e.at, lastError: e.reason }
-  return healthOf(state, key)
+  // Unhealthy by the active check too: its error is the more direct one (`ejected` still says more).
+  if (e && active?.state !== 'unhealthy') return { state: 'unhealthy', since: e.at, lastError: e.reason }
+  return active
 }
 
 /**
