@@ -23,10 +23,12 @@ import { createTopology, inNs, type Topology } from './topology.js'
 const CHECK = { intervalMs: 1000, timeoutMs: 1000, fall: 2, rise: 2 }
 const PASSIVE_ON = '{ unansweredMs: 200, fall: 2, baseEjectionMs: 1000, maxEjectionMs: 1000 }'
 const PASSIVE_OFF = '{ enabled: false }'
+/** The same with `fall: 1`: one unanswered or reset connection ejects (the trade: one lost SYN ejects too). */
+const PASSIVE_FALL1 = '{ unansweredMs: 200, fall: 1, baseEjectionMs: 1000, maxEjectionMs: 1000 }'
 const PROBE = { probePeriodMs: 50, attemptTimeoutMs: 200, runLength: 20 }
 
 export interface PassiveSeries {
-  mode: 'active-only' | 'passive'
+  mode: 'active-only' | 'passive' | 'passive-fall1'
   fault: 'refuse' | 'drop'
   trials: number
   /** Fault to out of rotation (the daemon's decision stamp), median and worst. */
@@ -66,8 +68,9 @@ export async function measurePassive(opts: { quick: boolean; log(m: string): voi
   try {
     for (const s of topo.servers) await startHttpServer(s.ns, s.address, [80])
     const series: PassiveSeries[] = []
-    for (const mode of ['active-only', 'passive'] as const) {
-      const daemon = startDaemon(topo.node.ns, { listeners: [listener(topo, mode === 'passive' ? PASSIVE_ON : PASSIVE_OFF)] })
+    const modes = opts.quick ? (['active-only', 'passive'] as const) : (['active-only', 'passive', 'passive-fall1'] as const)
+    for (const mode of modes) {
+      const daemon = startDaemon(topo.node.ns, { listeners: [listener(topo, mode === 'passive' ? PASSIVE_ON : mode === 'passive-fall1' ? PASSIVE_FALL1 : PASSIVE_OFF)] })
       await daemon.waitReady(30000)
       for (const fault of ['refuse', 'drop'] as const) {
         const leave: number[] = []

@@ -25,6 +25,7 @@ export const TICK_MS = 10
 /** Passive verdicts pause this long after the last lost event. */
 export const LOSS_HOLD_MS = 10_000
 const RESTART_MS = 1000
+const RESTART_MAX_MS = 30_000
 /** Netlink receive buffer asked of conntrack (`-b`): room for bursts at thousands of flows a second. */
 const BUFFER_BYTES = 16 * 1024 * 1024
 
@@ -66,6 +67,7 @@ export class TrafficWatcher {
   /** Monotonic instant of the previous tick: everything written before it has been read. */
   private lastTickAt = -Infinity
   private holdUntil = -Infinity
+  private restarts = 0
   private pending: FlowOutcome[] = []
   private flushQueued = false
   private report: WatchReport = { mode: 'watching', lostEvents: 0, reason: null }
@@ -87,7 +89,9 @@ export class TrafficWatcher {
       return
     }
     this.child = stream('conntrack', CONNTRACK_EVENT_ARGS, (line) => this.onLine(line), (code) => this.onExit(code), (line) => this.onStderr(line))
-    this.setReport({ ...this.report, mode: this.inHold() ? 'fallback' : 'watching', reason: this.inHold() ? this.report.reason : null })
+    // After a failed start, `watching` is reported only once conntrack says something (its
+    // buffer-size notice comes at once), so a missing binary does not flap the mode every restart.
+    if (this.report.mode !== 'unavailable') this.setReport({ ...this.report, mode: this.inHold() ? 'fallback' : 'watching', reason: this.inHold() ? this.report.reason : null })
   }
 
   /** Ends the watch for good. */
@@ -108,6 +112,7 @@ export class TrafficWatcher {
   /** Folds one stdout line in (public for tests that feed lines by hand). */
   onLine(line: string): void {
     this.counters.lines++
+    if (this.report.mode === 'unavailable') this.alive()
     // Cheap pre-filter: an UPDATE or DESTROY of a flow nobody waits on (most lines at high rates:
     // every close step of every answered flow) is not parsed at all.
     if (!line.includes('[NEW]')) {
@@ -131,6 +136,7 @@ export class TrafficWatcher {
 
   /** Folds one stderr line in: a lost-event report starts the fallback. */
   onStderr(line: string): void {
+    if (this.report.mode === 'unavailable') this.alive()
     if (!isEventLoss(line)) return
     this.counters.lostEvents++
     this.tracker.clear()
@@ -144,11 +150,20 @@ export class TrafficWatcher {
     if (this.stopped) return
     this.tracker.clear()
     this.setReport({ mode: 'unavailable', lostEvents: this.counters.lostEvents, reason: code === null ? 'conntrack -E could not be started (is conntrack installed?); active checks only' : `conntrack -E exited ${code}; active checks only, restarting it` })
+    // Missing binary: retry slowly; it ended: retry soon, backing off while it keeps ending.
+    this.restarts++
+    const delay = Math.min(RESTART_MAX_MS, RESTART_MS * 2 ** Math.min(this.restarts - 1, 5))
     this.restart = this.clock.setTimeout(() => {
       this.restart = null
       this.start()
-    }, RESTART_MS)
+    }, delay)
     ;(this.restart as { unref?: () => void } | null)?.unref?.()
+  }
+
+  /** conntrack runs again after a failed start. */
+  private alive(): void {
+    this.restarts = 0
+    this.setReport({ mode: this.inHold() ? 'fallback' : 'watching', lostEvents: this.counters.lostEvents, reason: this.inHold() ? this.report.reason : null })
   }
 
   /** Moves a wall stamp to the monotonic clock (clamped to the last minute) and raises the watermark. */
