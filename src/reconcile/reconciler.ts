@@ -20,10 +20,10 @@ import type { Status } from '../status.js'
 import { renderInputOf, resolveSources, type ResolvedTarget, type WorldView } from './desired.js'
 import { FlowCutter, type FlowDeleter } from './flow-cutter.js'
 import { buildStatus, type StatusContext, type TrafficReadings } from './node-status.js'
-import type { ConntrackEvent } from '../passive/conntrack-event.js'
-import type { FlowClass, FlowOutcome } from '../passive/flow-tracker.js'
+import type { FlowOutcome } from '../passive/flow-tracker.js'
 import type { TrafficWatcherHandlers, WatchReport } from '../passive/traffic-watcher.js'
-import { effectiveHealthOf, ejectedKeys, withActiveResult, withFlowOutcomes } from './passive-state.js'
+import { PassiveLink, type TrafficWatch } from './passive-link.js'
+import { effectiveHealthOf } from './passive-state.js'
 import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type EventDrainState, type ReconcilerState } from './state.js'
 import { applied, drifted, driftRepaired, failed, queued, syncStarted, withError } from './sync-health.js'
 import { SyncRunner } from './sync-runner.js'
@@ -49,12 +49,6 @@ export interface ReconcilerHooks {
   onWatchReport?(report: WatchReport): void
 }
 
-/** A running traffic watch (passive/traffic-watcher.ts), as the reconciler drives it. */
-export interface TrafficWatch {
-  start(): void
-  stop(): void
-  forget(keys: ReadonlySet<string>): void
-}
 
 /** Azure-sourced sets, when configured; absent means none. */
 export interface AzureView {
@@ -96,9 +90,7 @@ export class Reconciler {
   private waitingForChecks: { timer: unknown } | null = null
   private firstRound: { resolve: () => void; timer: unknown } | null = null
   private stopped = false
-  private watch: TrafficWatch | null = null
-  /** `listenerPort|address:port` -> target and threshold, rebuilt when the index changes. */
-  private flowClasses: { index: unknown; map: Map<string, FlowClass> } = { index: null, map: new Map() }
+  private readonly passive: PassiveLink
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.logger.child({ component: 'reconciler' })
@@ -107,7 +99,7 @@ export class Reconciler {
       onChange: (checkKey, from, to) => this.onHealthChange(checkKey, from, to),
       onResult: (t, r) => {
         o.hooks?.onCheck?.(t, r)
-        if (!r.inconclusive) this.onActiveResultForEjections(t.key, r.ok)
+        if (!r.inconclusive) this.passive.onActiveResult(t.key, r.ok)
         this.onCheckResult()
       },
     }, { clock: o.clock, ...(o.random ? { random: o.random } : {}) })
@@ -126,6 +118,16 @@ export class Reconciler {
         o.hooks?.onApplyFailed?.(err)
         this.log.error({ err: messageOf(err), retryInMs }, 'sync failed; retrying with a full rewrite')
       },
+    })
+    this.passive = new PassiveLink({
+      state: () => this.state,
+      update: (fn) => this.update(fn),
+      request: () => this.request(false),
+      stopped: () => this.stopped,
+      now: () => o.clock.now(),
+      log: this.log,
+      ...(o.hooks ? { hooks: o.hooks } : {}),
+      ...(o.watchTraffic ? { watchTraffic: o.watchTraffic } : {}),
     })
     this.cutter = new FlowCutter({
       conntrack: o.conntrack,
@@ -166,7 +168,7 @@ export class Reconciler {
     if (this.stopped) return
     this.update((s) => ({ ...s, started: true }))
     this.request(true)
-    this.syncTrafficWatch()
+    this.passive.sync()
   }
 
   /** Asks for a sync; `verify` reads the kernel and repairs drift. Before `start()` it does nothing. */
@@ -184,7 +186,7 @@ export class Reconciler {
     this.update((s) => ({ ...withTargets(s, config, this.world()), sync: withError(s.sync, 'reload', null) }))
     this.checker.setTargets(this.current.index.checks)
     this.requestWhenChecked()
-    this.syncTrafficWatch()
+    this.passive.sync()
   }
 
   /**
@@ -246,8 +248,7 @@ export class Reconciler {
     this.checker.stop()
     this.dns.stop()
     this.cutter.stop()
-    this.watch?.stop()
-    this.watch = null
+    this.passive.stop()
     if (this.waitingForChecks) this.o.clock.clearTimeout(this.waitingForChecks.timer)
     this.endFirstRound()
   }
@@ -307,84 +308,6 @@ export class Reconciler {
     if (!this.checker.firstRoundDone()) return
     if (this.firstRound) this.endFirstRound()
     if (this.waitingForChecks) this.checksArrived()
-  }
-
-  /** Runs the traffic watch while some listener uses passive health, and not otherwise. */
-  private syncTrafficWatch(): void {
-    const wanted = !this.stopped && this.o.watchTraffic !== undefined && this.current.config.listeners.some((l) => l.protocol === 'tcp' && l.passive?.enabled)
-    if (wanted && !this.watch) {
-      this.watch = this.o.watchTraffic!({
-        classify: (ev) => this.classifyFlow(ev),
-        onOutcomes: (outcomes) => this.onFlowOutcomes(outcomes),
-        onReport: (report) => {
-          this.update((s) => ({ ...s, passiveWatch: { ...report } }))
-          this.o.hooks?.onWatchReport?.(report)
-          if (report.mode !== 'watching') this.log.warn({ mode: report.mode, lostEvents: report.lostEvents, reason: report.reason }, 'passive health paused')
-          else this.log.info({ lostEvents: report.lostEvents }, 'passive health watching forwarded flows')
-        },
-      })
-      this.update((s) => ({ ...s, passiveWatch: { mode: 'watching', lostEvents: s.passiveWatch.lostEvents, reason: null } }))
-      this.watch.start()
-    } else if (!wanted && this.watch) {
-      this.watch.stop()
-      this.watch = null
-      this.update((s) => ({ ...s, passiveWatch: { mode: 'off', lostEvents: s.passiveWatch.lostEvents, reason: null } }))
-    }
-  }
-
-  private classifyFlow(ev: ConntrackEvent): FlowClass | null {
-    const index = this.current.index
-    if (this.flowClasses.index !== index) {
-      const map = new Map<string, FlowClass>()
-      for (const l of this.current.config.listeners) {
-        if (l.protocol !== 'tcp' || !l.passive?.enabled) continue
-        for (const t of index.byListener.get(l.name) ?? []) map.set(`${l.port}|${t.address}:${t.port}`, { key: t.key, unansweredMs: l.passive.unansweredMs })
-      }
-      this.flowClasses = { index, map }
-    }
-    const c = this.flowClasses.map.get(`${ev.listenerPort}|${ev.target.address}:${ev.target.port}`)
-    if (!c || this.current.passive.get(c.key)?.ejection) return null
-    return c
-  }
-
-  private onFlowOutcomes(outcomes: FlowOutcome[]): void {
-    if (this.stopped) return
-    this.o.hooks?.onFlowOutcomes?.(outcomes)
-    const base = this.state
-    const r = withFlowOutcomes(base, outcomes)
-    // Successes on targets with no failure pending change nothing: no new version for them.
-    if (r.state !== base) this.update(() => r.state)
-    const ejected = r.ejected
-    const held = outcomes.map((o) => o.key).filter((k, i, all) => all.indexOf(k) === i && this.current.passive.get(k)?.held)
-    for (const k of held) this.log.warn({ target: this.current.index.byKey.get(k)?.label, reason: this.current.passive.get(k)?.held }, 'ejection held back')
-    if (ejected.length === 0) return
-    this.watch?.forget(new Set(ejected))
-    for (const key of ejected) {
-      const t = this.current.index.byKey.get(key)
-      const p = this.current.passive.get(key)
-      if (!t || !p?.ejection) continue
-      this.log.warn({ listener: t.listener, target: t.label, reason: p.ejection.reason }, 'target ejected by traffic')
-      this.o.hooks?.onEjected?.(t, p.lastReason ?? 'unanswered', p.ejection.until - p.ejection.at)
-    }
-    this.request(false)
-  }
-
-  private onActiveResultForEjections(checkKey: string, ok: boolean): void {
-    if (ejectedKeys(this.current).size === 0) return
-    let restored: string[] = []
-    this.update((s) => {
-      const r = withActiveResult(s, checkKey, ok, this.o.clock.now())
-      restored = r.restored
-      return r.state
-    })
-    if (restored.length === 0) return
-    for (const key of restored) {
-      const t = this.current.index.byKey.get(key)
-      if (!t) continue
-      this.log.info({ listener: t.listener, target: t.label }, 'ejection ended: back in rotation')
-      this.o.hooks?.onRestored?.(t)
-    }
-    this.request(false)
   }
 
   private onHealthChange(checkKey: string, from: TargetHealth, to: TargetHealth): void {
