@@ -63,7 +63,7 @@ export interface PassiveResult {
 
 export async function measurePassive(opts: { quick: boolean; log(m: string): void }): Promise<PassiveResult> {
   // FWDD_BENCH_TRIALS overrides the trial count (for a focused rerun; the report says how many ran).
-  const trials = Number(process.env.FWDD_BENCH_TRIALS ?? 0) || (opts.quick ? 2 : 20)
+  const trials = Number(process.env.FWDD_BENCH_TRIALS ?? 0) || (opts.quick ? 1 : 20)
   const topo = await createTopology(2)
   try {
     for (const s of topo.servers) await startHttpServer(s.ns, s.address, [80])
@@ -89,7 +89,7 @@ export async function measurePassive(opts: { quick: boolean; log(m: string): voi
       }
       await daemon.stop()
     }
-    const cost = await measureCost(topo, opts.quick ? 1000 : 5000, opts.quick ? 3000 : 8000)
+    const cost = await measureCost(topo, opts.quick ? 500 : 5000, opts.quick ? 1500 : 8000)
     opts.log(`cost at ${cost.rate} new connections/s: daemon ${(cost.daemonCpu.passive * 100).toFixed(1)}% (off: ${(cost.daemonCpu.off * 100).toFixed(1)}%) + conntrack -E ${(cost.watcherCpu * 100).toFixed(1)}% of one core; lost events ${cost.lostEvents}`)
     return { series, cost, method: { ...PROBE, check: CHECK, passive: PASSIVE_ON } }
   } finally {
