@@ -91,7 +91,8 @@ export class PassiveLink {
     // Successes on targets with no failure pending change nothing: no new version for them.
     if (r.state !== base) this.d.update(() => r.state)
     const ejected = r.ejected
-    const held = outcomes.map((o) => o.key).filter((k, i, all) => all.indexOf(k) === i && this.d.state().passive.get(k)?.held)
+    // Only failures can start a hold; one log line when a target's hold starts, not per flow.
+    const held = r.state === base ? [] : [...new Set(outcomes.filter((o) => !o.ok).map((o) => o.key))].filter((k) => !base.passive.get(k)?.held && this.d.state().passive.get(k)?.held)
     for (const k of held) this.d.log.warn({ target: this.d.state().index.byKey.get(k)?.label, reason: this.d.state().passive.get(k)?.held }, 'ejection held back')
     if (ejected.length === 0) return
     this.watch?.forget(new Set(ejected))
