@@ -26,27 +26,28 @@ export interface ConntrackEvent {
 
 const TYPES: Record<string, ConntrackEvent['type']> = { NEW: 'new', UPDATE: 'update', DESTROY: 'destroy' }
 
+/**
+ * One pass over the line (this runs for every new flow at thousands a second): stamp, type,
+ * protocol, state, the original direction's destination port, [UNREPLIED], the reply direction's
+ * source address and port, and the id at the end. Accounting fields (`packets= bytes=`, fwdd turns
+ * nf_conntrack_acct on) may follow each direction's ports.
+ */
+const EVENT = /^\s*(?:\[(\d+)\.(\d{1,9})\]\s+)?\[(NEW|UPDATE|DESTROY)\]\s+(tcp|udp)\s+\d+\s+(?:\d+\s+)?(?:([A-Z_]+)\s+)?src=\S+ dst=\S+ sport=\d+ dport=(\d+) (?:packets=\d+ bytes=\d+ )?(\[UNREPLIED\] )?src=(\S+) dst=\S+ sport=(\d+) .* id=(\d+)\s*$/
+
 /** The event in a line of `conntrack -E` output, or null when the line is not a tcp/udp event. */
 export function parseConntrackEvent(line: string): ConntrackEvent | null {
-  const m = /^\s*(?:\[(\d+)\.(\d{1,9})\]\s+)?\[(NEW|UPDATE|DESTROY)\]\s+(tcp|udp)\s+\d+\s+(?:\d+\s+)?(?:([A-Z_]+)\s+)?(.*)$/.exec(line)
+  const m = EVENT.exec(line)
   if (!m) return null
-  const rest = m[6]!
-  const id = / id=(\d+)/.exec(rest)?.[1]
-  const srcs = [...rest.matchAll(/\bsrc=(\S+)/g)].map((x) => x[1]!)
-  const sports = [...rest.matchAll(/\bsport=(\d+)/g)].map((x) => Number(x[1]))
-  const dports = [...rest.matchAll(/\bdport=(\d+)/g)].map((x) => Number(x[1]))
-  if (id === undefined || srcs.length < 2 || sports.length < 2 || dports.length < 1) return null
   const proto = m[4] as 'tcp' | 'udp'
-  const atWallMs = m[1] === undefined ? null : Number(m[1]) * 1000 + Number(`0.${m[2]!}`) * 1000
   return {
     type: TYPES[m[3]!]!,
     proto,
     state: proto === 'tcp' ? (m[5] ?? null) : null,
-    unreplied: rest.includes('[UNREPLIED]'),
-    id,
-    target: { address: srcs[1]!, port: sports[1]! },
-    listenerPort: dports[0]!,
-    atWallMs,
+    unreplied: m[7] !== undefined,
+    id: m[10]!,
+    target: { address: m[8]!, port: Number(m[9]) },
+    listenerPort: Number(m[6]),
+    atWallMs: m[1] === undefined ? null : Number(m[1]) * 1000 + Number(`0.${m[2]!}`) * 1000,
   }
 }
 

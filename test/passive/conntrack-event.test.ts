@@ -33,3 +33,10 @@ t.test('event loss is recognised on stderr', async (t) => {
   t.ok(isEventLoss('conntrack v1.4.7 (conntrack-tools): Operation failed: No buffer space available'))
   t.notOk(isEventLoss('NOTICE: Netlink socket buffer size has been set to 16777216 bytes.'))
 })
+
+t.test('with accounting on (fwdd enables nf_conntrack_acct) the counters between the fields do not confuse it', async (t) => {
+  const line = '[1796227193.680508]\t    [NEW] tcp      6 120 SYN_SENT src=198.18.0.2 dst=198.18.0.1 sport=39994 dport=8000 packets=1 bytes=60 [UNREPLIED] src=198.18.1.2 dst=198.18.1.1 sport=80 dport=39994 packets=0 bytes=0 mark=262144 id=77'
+  t.match(parseConntrackEvent(line), { type: 'new', unreplied: true, target: { address: '198.18.1.2', port: 80 }, listenerPort: 8000, id: '77' })
+  const answered = '[1796227193.690508]\t [UPDATE] tcp      6 60 SYN_RECV src=198.18.0.2 dst=198.18.0.1 sport=39994 dport=8000 packets=1 bytes=60 src=198.18.1.2 dst=198.18.1.1 sport=80 dport=39994 packets=1 bytes=60 mark=262144 id=77'
+  t.match(parseConntrackEvent(answered), { type: 'update', unreplied: false, state: 'SYN_RECV', id: '77' })
+})
