@@ -37,6 +37,16 @@ export interface TargetStatus {
   /** Bytes and packets that the DNAT rule for this target matched (new flows' first packets only count for packets). */
   bytes?: number
   packets?: number
+  /**
+   * Passive health (issue 17): set while the target is out of rotation on evidence from its own
+   * forwarded traffic, null when it is not ejected; absent when the listener does not use passive
+   * health. `reason` says what the traffic showed; `until` is when its ejection time ends (then
+   * it needs `check.rise` active successes); `ejections` counts recent ejections (the multiplier
+   * of the ejection time).
+   */
+  ejected?: { reason: string; since: string; until: string; ejections: number } | null
+  /** Why an ejection the traffic called for was held back (passive.maxEjectionPercent), absent when none. */
+  ejectionHeld?: string
 }
 
 export interface ListenerStatus {
@@ -96,6 +106,12 @@ export interface NodeStatus {
    * `warnings`: notes about good reads, e.g. IP Group entries that cannot be targets.
    */
   azure?: { errors: string[]; warnings: string[] }
+  /**
+   * Passive health's conntrack event watch: `watching`; `fallback` (the kernel dropped events:
+   * active checks only for a while); `unavailable` (conntrack -E cannot run: active checks only);
+   * `off` (no listener uses passive health). `lostEvents` counts the kernel's drop reports.
+   */
+  passive?: { mode: 'watching' | 'fallback' | 'unavailable' | 'off'; lostEvents: number; reason: string | null }
 }
 
 export interface Status {

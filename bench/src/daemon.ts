@@ -21,6 +21,8 @@ export interface BenchListener {
   port: number
   targets: Array<{ host: string; port: number; weight?: number }>
   check?: { intervalMs: number; timeoutMs: number; fall: number; rise: number }
+  /** The listener's `passive:` block as flow YAML, e.g. `{ enabled: false }`; absent: the defaults. */
+  passive?: string
 }
 
 export interface BenchConfig {
@@ -48,7 +50,8 @@ export function configYaml(c: BenchConfig): string {
   for (const l of c.listeners) {
     const targets = l.targets.map((t) => `{ host: ${t.host}, port: ${t.port}${t.weight ? `, weight: ${t.weight}` : ''} }`).join(', ')
     const check = l.check ? `, check: { intervalMs: ${l.check.intervalMs}, timeoutMs: ${l.check.timeoutMs}, fall: ${l.check.fall}, rise: ${l.check.rise} }` : ''
-    lines.push(`  - { name: ${l.name}, port: ${l.port}, targets: [${targets}]${check} }`)
+    const passive = l.passive ? `, passive: ${l.passive}` : ''
+    lines.push(`  - { name: ${l.name}, port: ${l.port}, targets: [${targets}]${check}${passive} }`)
   }
   return `${lines.join('\n')}\n`
 }

@@ -47,7 +47,8 @@ export async function measureFailover(opts: { quick: boolean; log(m: string): vo
     const series: FailoverSeries[] = []
     for (const check of settings) {
       const daemon = startDaemon(topo.node.ns, {
-        listeners: [{ name: 'web', port: 8000, check, targets: topo.servers.map((s) => ({ host: s.address, port: 80 })) }],
+        // Active checks alone (passive health, on by default, has its own rows: passive-failover.ts).
+        listeners: [{ name: 'web', port: 8000, check, passive: '{ enabled: false }', targets: topo.servers.map((s) => ({ host: s.address, port: 80 })) }],
       })
       await daemon.waitReady(30000)
       for (const fault of ['refuse', 'drop'] as const) {

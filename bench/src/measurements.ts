@@ -1,6 +1,7 @@
 /** The registry of measurements `main` runs, in order; each takes the mode and a progress logger. */
 import { measureDataplane } from './dataplane.js'
 import { measureFailover } from './failover.js'
+import { measurePassive } from './passive-failover.js'
 import { measureApplierCost } from './applier-cost.js'
 import { measureScale } from './scale.js'
 import { measureHealthEndpoint } from './health-endpoint.js'
@@ -18,6 +19,7 @@ export interface MeasureContext {
 export const MEASUREMENTS = {
   dataplane: (c: MeasureContext) => measureDataplane(c),
   failover: (c: MeasureContext) => measureFailover(c),
+  passive: (c: MeasureContext) => measurePassive(c),
   scale: (c: MeasureContext) => measureScale(c),
   applierCost: (c: MeasureContext) => measureApplierCost(c),
   healthEndpoint: (c: MeasureContext) => measureHealthEndpoint(c),

@@ -10,6 +10,7 @@ import { lineChartSvg } from './chart.js'
 import type { DataplaneResult } from './dataplane.js'
 import type { DisruptionResult } from './disruption.js'
 import type { FailoverResult } from './failover.js'
+import type { PassiveResult } from './passive-failover.js'
 import type { HealthEndpointResult } from './health-endpoint.js'
 import type { MachineDescription } from './machine.js'
 import type { ProbeFloodResult } from './probe-flood.js'
@@ -46,9 +47,20 @@ export function goals(r: BenchReport): Goal[] {
     out.push({ goal: '1000 listeners in sync <= 2 s from start', measured: k.startToInSyncMs === null ? `not in sync within ${k.readyTimeoutMs / 1000} s` : `${(k.startToInSyncMs / 1000).toFixed(2)} s`, met: k.startToInSyncMs !== null && k.startToInSyncMs <= 2000 })
     out.push({ goal: 'RSS <= 80 MB at 1000 listeners', measured: `${k.rssMB} MB (peak ${k.peakRssMB} MB)`, met: k.rssMB <= 80 })
   }
+  const p = r.results.passive as PassiveResult | undefined
+  for (const fault of ['drop', 'refuse'] as const) {
+    const on = p?.series.find((x) => x.mode === 'passive' && x.fault === fault)
+    const off = p?.series.find((x) => x.mode === 'active-only' && x.fault === fault)
+    if (!on || !off) continue
+    const limit = fault === 'drop' ? 300 : 100
+    out.push({ goal: `passive: ${fault === 'drop' ? 'SYN-dropping' : 'refusing'} target out of rotation <= ${limit} ms (median)`, measured: `${on.leaveMedianMs} ms (active-only ${off.leaveMedianMs} ms)`, met: on.leaveMedianMs <= limit })
+    const ratio = on.deadConnectionsTotal === 0 ? Infinity : off.deadConnectionsTotal / on.deadConnectionsTotal
+    out.push({ goal: `passive: connections to the dead target (${fault}) >= 5 x fewer than active-only`, measured: `${on.deadConnectionsTotal} vs ${off.deadConnectionsTotal} (${Number.isFinite(ratio) ? ratio.toFixed(1) : 'inf'} x)`, met: ratio >= 5 })
+  }
+  if (p) out.push({ goal: `passive watcher < 15 % of one core at ${p.cost.rate} new connections/s, nothing lost silently`, measured: `conntrack -E ${(p.cost.watcherCpu * 100).toFixed(1)} % + daemon ${((p.cost.daemonCpu.passive - p.cost.daemonCpu.off) * 100).toFixed(1)} % over passive off; lost ${p.cost.lostEvents} (mode ${p.cost.passiveMode})`, met: p.cost.watcherCpu + Math.max(0, p.cost.daemonCpu.passive - p.cost.daemonCpu.off) < 0.15 })
   if (h) out.push({ goal: '/lb p99 <= 5 ms', measured: `${h.fwdd.p99Ms} ms (p50 ${h.fwdd.p50Ms} ms)`, met: h.fwdd.p99Ms <= 5 })
-  const pf = r.results.probeFlood as ProbeFloodResult | undefined
-  if (pf) out.push({ goal: '/lb probe answers within 1 s while /metrics and the control socket are flooded', measured: `${pf.flooded.successPercent}% ok, p99 ${pf.flooded.p99Ms} ms (idle ${pf.idle.p99Ms} ms)`, met: pf.flooded.successPercent === 100 && pf.flooded.p99Ms < 1000 })
+  const fl = r.results.probeFlood as ProbeFloodResult | undefined
+  if (fl) out.push({ goal: '/lb probe answers within 1 s while /metrics and the control socket are flooded', measured: `${fl.flooded.successPercent}% ok, p99 ${fl.flooded.p99Ms} ms (idle ${fl.idle.p99Ms} ms)`, met: fl.flooded.successPercent === 100 && fl.flooded.p99Ms < 1000 })
   const rr = r.results.reloadRobustness as ReloadRobustnessResult | undefined
   if (rr) out.push({ goal: 'generated reloads: 0 crashes, 0 refusals without position, 0 echoes lost', measured: `${rr.figures.crashes} crashes, ${rr.figures.rejectedWithoutPosition} without position, ${rr.held.lost} lost of ${rr.figures.cases} cases`, met: rr.figures.crashes === 0 && rr.figures.rejectedWithoutPosition === 0 && rr.figures.rulesChanged === 0 && rr.held.lost === 0 && !rr.held.closed })
   return out
@@ -85,6 +97,12 @@ export function markdown(r: BenchReport, svgName: string | null): string {
     out.push('## 2. Failover', '', `Two targets, one fails: \`refuse\` = TCP reset, \`drop\` = SYNs dropped (iptables in the server's namespace). Time from the fault to the first of ${f.method.runLength} consecutive successful new connections (one every ${f.method.probePeriodMs} ms, success = handshake within ${f.method.attemptTimeoutMs} ms).`, '',
       table(['intervalMs', 'timeoutMs', 'fall', 'fault', 'trials', 'median ms', 'worst ms'], f.series.map((x) => [x.check.intervalMs, x.check.timeoutMs, x.check.fall, x.fault, x.trials, x.medianMs, x.worstMs])), '')
   }
+  const pf = r.results.passive as PassiveResult | undefined
+  if (pf) {
+    out.push('### 2b. Failover with passive health', '', `Active checks at the default (interval ${pf.method.check.intervalMs} ms, timeout ${pf.method.check.timeoutMs} ms, fall ${pf.method.check.fall}) alone, and with passive health \`${pf.method.passive}\` (and, as \`passive-fall1\`, the same with \`fall: 1\`), same run. Traffic: one new connection every ${pf.method.probePeriodMs} ms (success = handshake within ${pf.method.attemptTimeoutMs} ms). "out of rotation": the daemon's own stamp of the ejection (or of the active transition) minus the fault; "dead conns": connections that failed during the failover.`, '',
+      table(['mode', 'fault', 'trials', 'out of rotation median ms', 'worst ms', 'dead conns median', 'dead conns total', 'recovery median ms'], pf.series.map((x) => [x.mode, x.fault, x.trials, x.leaveMedianMs, x.leaveWorstMs, x.deadConnectionsMedian, x.deadConnectionsTotal, x.recoveryMedianMs])), '',
+      `Cost at ${pf.cost.rate} new connections/s for ${pf.cost.seconds} s (opened ${pf.cost.opened.passive}, established ${pf.cost.established.passive} with passive on; ${pf.cost.opened.off}/${pf.cost.established.off} off): conntrack -E ${(pf.cost.watcherCpu * 100).toFixed(1)} % of one core, daemon ${(pf.cost.daemonCpu.passive * 100).toFixed(1)} % (passive off: ${(pf.cost.daemonCpu.off * 100).toFixed(1)} %); lost events ${pf.cost.lostEvents}, mode ${pf.cost.passiveMode}.`, '')
+  }
   const s = r.results.scale as ScaleRow[] | undefined
   const a = r.results.applierCost as ApplierCostRow[] | undefined
   if (s || a) out.push('## 3. Sync cost as work grows', '')
@@ -112,13 +130,13 @@ export function markdown(r: BenchReport, svgName: string | null): string {
     out.push('## 6. Disruption', '', `${x.connections} long-lived connections (an echo every 200 ms) across ${x.rewrites} reloads that each rewrite the listener's chain (${x.syncsThatWroteRules} syncs wrote rules), a verified resync every second, one plain reload and a daemon restart.`, '',
       table(['broken', 'stalled', 'longest silence ms'], [[x.broken, x.stalled, x.maxSilenceMs]]), '')
   }
-  const pf = r.results.probeFlood as ProbeFloodResult | undefined
-  if (pf) {
-    out.push('## 7. LB probe under a flood', '', `\`GET /lb/web\` on a new connection every ${pf.settings.periodMs} ms for ${pf.settings.seconds} s from the client namespace, on the idle node and then while ${pf.settings.metricsConnections} connections pipeline \`GET /metrics\` and ${pf.settings.controlConnections} pipeline \`GET /rules\` on the control socket.`, '',
+  const fl = r.results.probeFlood as ProbeFloodResult | undefined
+  if (fl) {
+    out.push('## 7. LB probe under a flood', '', `\`GET /lb/web\` on a new connection every ${fl.settings.periodMs} ms for ${fl.settings.seconds} s from the client namespace, on the idle node and then while ${fl.settings.metricsConnections} connections pipeline \`GET /metrics\` and ${fl.settings.controlConnections} pipeline \`GET /rules\` on the control socket.`, '',
       table(['node', 'probes', 'success %', 'p50 ms', 'p99 ms', 'flood answered'], [
-        ['idle', pf.idle.attempts, pf.idle.successPercent, pf.idle.p50Ms, pf.idle.p99Ms, null],
-        ['flooded', pf.flooded.attempts, pf.flooded.successPercent, pf.flooded.p50Ms, pf.flooded.p99Ms, `${pf.flooded.metricsAnswered} /metrics, ${pf.flooded.rulesAnswered} /rules`],
-      ]), '', `p99 flooded / idle: ${pf.ratioP99}.`, '')
+        ['idle', fl.idle.attempts, fl.idle.successPercent, fl.idle.p50Ms, fl.idle.p99Ms, null],
+        ['flooded', fl.flooded.attempts, fl.flooded.successPercent, fl.flooded.p50Ms, fl.flooded.p99Ms, `${fl.flooded.metricsAnswered} /metrics, ${fl.flooded.rulesAnswered} /rules`],
+      ]), '', `p99 flooded / idle: ${fl.ratioP99}.`, '')
   }
   const rr = r.results.reloadRobustness as ReloadRobustnessResult | undefined
   if (rr) {

@@ -56,6 +56,8 @@ function hostNote(t: TargetStatus): string | null {
 }
 
 function stateCell(t: TargetStatus): Cell {
+  // Out of rotation on evidence from its own traffic (passive health), whatever the active check says.
+  if (t.ejected) return cell('ejected', 'red')
   return cell(t.state, t.state === 'healthy' ? 'green' : t.state === 'unhealthy' ? 'red' : 'yellow')
 }
 
@@ -152,6 +154,7 @@ export function formatStatusTable(status: Status, opts: StatusTableOptions): str
   for (const e of n.azure?.errors ?? []) nodeNotes.push([`azure: ${e}`, 'red'])
   for (const w of n.azure?.warnings ?? []) nodeNotes.push([`azure warning: ${w}`, 'yellow'])
   if (n.ipForwarding === false) nodeNotes.push(['IP forwarding is off (net.ipv4.ip_forward = 0)', 'red'])
+  if (n.passive && (n.passive.mode === 'fallback' || n.passive.mode === 'unavailable')) nodeNotes.push([`passive health ${n.passive.mode}: ${n.passive.reason ?? 'active checks only'}`, 'yellow'])
   lines.push(...details('  ', nodeNotes, opts.color))
   if (status.listeners.length === 0) {
     lines.push('', 'no listeners configured')
@@ -170,6 +173,8 @@ export function formatStatusTable(status: Status, opts: StatusTableOptions): str
       const from = hostNote(t)
       if (from) notes.push([from, null])
       if (t.lastError) notes.push([`reason: ${t.lastError}`, 'red'])
+      if (t.ejected) notes.push([`may return from ${t.ejected.until} after check.rise active successes (recent ejections: ${t.ejected.ejections})`, null])
+      if (t.ejectionHeld) notes.push([`not ejected: ${t.ejectionHeld}`, 'yellow'])
       lines.push(...details('      ', notes, opts.color))
     }
   }

@@ -11,7 +11,7 @@ import { semanticProblems, type RawProblem } from './semantic.js'
 import { parseCidr, formatCidr } from './addresses.js'
 import { sizeProblem, treeProblem } from './limits.js'
 import { configWarnings } from './warnings.js'
-import type { Config, ConfigProblem, ListenerSpec, SourceSpec, TargetSpec } from './types.js'
+import type { Config, ConfigProblem, ListenerSpec, PassiveSpec, SourceSpec, TargetSpec } from './types.js'
 
 /**
  * A checked config. `warnings` (likely mistakes, warnings.ts) come only with a valid config and
@@ -253,8 +253,10 @@ interface RawListener {
   targets: RawTarget[]
   check?: Partial<ListenerSpec['check']>
   whenAllDown?: 'reject' | 'all'
+  passive?: Partial<PassiveSpec>
 }
 interface RawConfig {
+  passive?: Partial<PassiveSpec>
   health?: { port?: number; address?: string; probeSources?: string[] }
   metrics?: { port?: number; address?: string }
   sources?: Array<string | { privateLinkService: string }>
@@ -262,6 +264,18 @@ interface RawConfig {
   sync?: { resyncSeconds?: number; minIntervalMs?: number }
   dataplane?: { backend?: 'iptables' | 'nftables' }
   azure?: { identityClientId?: string; refreshSeconds?: number; scheduledEvents?: boolean }
+}
+
+/** The defaults of a `passive:` block (docs/configuration.md explains each). */
+export const PASSIVE_DEFAULTS: Omit<PassiveSpec, 'enabled'> = { unansweredMs: 200, fall: 2, baseEjectionMs: 5000, maxEjectionMs: 60000, maxEjectionPercent: 50 }
+
+/**
+ * A listener's passive settings: its own block over the top-level one over the defaults, key by key.
+ * `enabled` defaults to on for tcp and off for udp (a udp flow has no handshake to judge).
+ */
+function passiveOf(protocol: 'tcp' | 'udp', top: Partial<PassiveSpec> | undefined, own: Partial<PassiveSpec> | undefined): PassiveSpec {
+  const enabled = own?.enabled ?? (protocol === 'udp' ? false : top?.enabled ?? true)
+  return { ...PASSIVE_DEFAULTS, ...top, ...own, enabled }
 }
 
 function normalise(raw: RawConfig): Config {
@@ -275,6 +289,7 @@ function normalise(raw: RawConfig): Config {
     protocol: l.protocol ?? 'tcp',
     port: l.port,
     whenAllDown: l.whenAllDown ?? 'reject',
+    passive: passiveOf(l.protocol ?? 'tcp', raw.passive, l.passive),
     check: {
       intervalMs: l.check?.intervalMs ?? 1000,
       timeoutMs: l.check?.timeoutMs ?? 1000,

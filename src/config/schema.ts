@@ -33,6 +33,20 @@ const check = {
   },
 } as const
 
+/** Passive health (issue 17): ejection of targets on evidence from forwarded traffic (conntrack events). */
+const passive = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    unansweredMs: { type: 'integer', minimum: 20, maximum: 60000 },
+    fall: { type: 'integer', minimum: 1, maximum: 100 },
+    baseEjectionMs: { type: 'integer', minimum: 100, maximum: 3600000 },
+    maxEjectionMs: { type: 'integer', minimum: 100, maximum: 3600000 },
+    maxEjectionPercent: { type: 'integer', minimum: 0, maximum: 100 },
+  },
+} as const
+
 const listener = {
   type: 'object',
   additionalProperties: false,
@@ -44,6 +58,7 @@ const listener = {
     targets: { type: 'array', minItems: 1, items: target },
     check,
     whenAllDown: { enum: ['reject', 'all'] },
+    passive,
   },
 } as const
 
@@ -77,6 +92,7 @@ export const configSchema = {
       },
     },
     listeners: { type: 'array', minItems: 1, items: listener },
+    passive,
     sync: {
       type: 'object',
       additionalProperties: false,
@@ -112,6 +128,7 @@ export const knownKeys: Record<string, readonly string[]> = {
   listener: Object.keys(listener.properties),
   target: Object.keys(target.properties),
   check: Object.keys(check.properties),
+  passive: Object.keys(passive.properties),
   sync: Object.keys(configSchema.properties.sync.properties),
   azure: Object.keys(configSchema.properties.azure.properties),
   dataplane: Object.keys(configSchema.properties.dataplane.properties),

@@ -45,6 +45,8 @@ export function semanticProblems(raw: Raw): RawProblem[] {
     if ('error' in parsed) problems.push({ path: ['sources', i], message: `"${s}" is not a valid IPv4 CIDR: ${parsed.error}; write e.g. 10.0.1.0/26` })
   })
 
+  if (isObject(raw.passive)) problems.push(...ejectionBoundProblem(raw.passive, ['passive']))
+
   const listeners = Array.isArray(raw.listeners) ? raw.listeners.filter(isObject) : []
   const names = new Map<string, number>()
   const ports = new Map<string, number>()
@@ -65,6 +67,12 @@ export function semanticProblems(raw: Raw): RawProblem[] {
     if (typeof check.timeoutMs === 'number' && typeof check.intervalMs === 'number' && check.timeoutMs > check.intervalMs * 5) {
       problems.push({ path: ['listeners', i, 'check', 'timeoutMs'], message: `${check.timeoutMs} is more than 5 times intervalMs (${check.intervalMs}); a check that outlives several intervals hides failures, lower it` })
     }
+
+    const passive = isObject(l.passive) ? l.passive : {}
+    if (protocol === 'udp' && passive.enabled === true) {
+      problems.push({ path: ['listeners', i, 'passive', 'enabled'], message: 'passive health judges tcp handshakes and a udp flow has none; remove it (udp listeners rely on check.port)' })
+    }
+    if (passive.baseEjectionMs !== undefined || passive.maxEjectionMs !== undefined) problems.push(...ejectionBoundProblem({ ...(isObject(raw.passive) ? raw.passive : {}), ...passive }, ['listeners', i, 'passive']))
 
     const targets = Array.isArray(l.targets) ? l.targets.filter(isObject) : []
     const targetNames = new Map<string, number>()
@@ -95,4 +103,13 @@ export function semanticProblems(raw: Raw): RawProblem[] {
     })
   })
   return problems
+}
+
+/** maxEjectionMs caps the growing ejection time, so it may not be below baseEjectionMs (defaults 5000 and 60000). */
+function ejectionBoundProblem(p: Raw, at: Array<string | number>): RawProblem[] {
+  const base = typeof p.baseEjectionMs === 'number' ? p.baseEjectionMs : 5000
+  const max = typeof p.maxEjectionMs === 'number' ? p.maxEjectionMs : 60000
+  if (max >= base) return []
+  const key = p.maxEjectionMs !== undefined ? 'maxEjectionMs' : 'baseEjectionMs'
+  return [{ path: [...at, key], message: `maxEjectionMs (${max}) is below baseEjectionMs (${base}); the cap must be at least the base ejection time, raise maxEjectionMs or lower baseEjectionMs` }]
 }

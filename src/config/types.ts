@@ -50,6 +50,22 @@ export interface CheckSpec {
   port?: number
 }
 
+/**
+ * Passive health of a listener's targets (issue 17): fwdd watches the conntrack events of its own
+ * forwarded flows; `fall` consecutive failures (a SYN unanswered after `unansweredMs`, or answered
+ * by a reset) eject the target at once. It comes back after its ejection time (`baseEjectionMs`
+ * times the number of recent ejections, at most `maxEjectionMs`) and then `check.rise` active
+ * successes. At most `maxEjectionPercent` of the listener's targets are ejected at once.
+ */
+export interface PassiveSpec {
+  enabled: boolean
+  unansweredMs: number
+  fall: number
+  baseEjectionMs: number
+  maxEjectionMs: number
+  maxEjectionPercent: number
+}
+
 export interface ListenerSpec {
   name: string
   protocol: Protocol
@@ -57,6 +73,8 @@ export interface ListenerSpec {
   targets: TargetSpec[]
   check: CheckSpec
   whenAllDown: WhenAllDown
+  /** Filled in by the loader (on for tcp, off for udp); absent (hand-built specs) means off. */
+  passive?: PassiveSpec
 }
 
 export interface HealthSpec {

@@ -14,6 +14,7 @@ import { formatProblems, formatWarnings, loadConfigFile } from '../config/load.j
 import type { Config } from '../config/types.js'
 import { createDataplane } from '../dataplane/dataplane.js'
 import { Conntrack } from '../dataplane/conntrack.js'
+import { TrafficWatcher } from '../passive/traffic-watcher.js'
 import { ensureIpForwarding, readIpForwarding } from '../dataplane/sysctl.js'
 import { tcpConnectCheck } from '../health/tcp-check.js'
 import { createProcessRunner } from '../process/runner.js'
@@ -120,6 +121,8 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     config, clock, dataplane, conntrack, logger, check: tcpConnectCheck, resolve: systemResolve,
     hooks: metricsHooks(metrics), draining: await drain.load(),
     azure: { ipGroup: (id) => azure?.view.ipGroup(id), privateLinkService: (id) => azure?.view.privateLinkService(id) },
+    // Passive health: conntrack events of fwdd's own forwarded flows (connmark), through the runner.
+    watchTraffic: (handlers) => new TrafficWatcher(runner, clock, handlers),
   })
 
   const checkForwarding = async (repair: boolean): Promise<void> => {

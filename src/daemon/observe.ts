@@ -23,6 +23,13 @@ export function metricsHooks(metrics: Metrics): ReconcilerHooks {
     },
     onCheck: (t, r) => metrics.observeCheckLatency(t.listener, r.latencyMs / 1000, r.ok),
     onQueued: () => metrics.setLastQueued(new Date()),
+    onEjected: (t, reason) => metrics.recordEjection(t.listener, `${t.address}:${t.port}`, reason),
+    onFlowOutcomes: (outcomes) => {
+      let ok = 0
+      let reset = 0
+      for (const o of outcomes) if (o.ok) ok++; else if (o.reason === 'reset') reset++
+      metrics.recordVerdicts(ok, outcomes.length - ok - reset, reset)
+    },
   }
 }
 
@@ -30,6 +37,7 @@ export function metricsHooks(metrics: Metrics): ReconcilerHooks {
 export function refreshMetrics(status: Status, metrics: Metrics): void {
   const rows = []
   metrics.setInSync(status.node.inSync)
+  if (status.node.passive) metrics.setPassiveWatch(status.node.passive.mode, status.node.passive.lostEvents)
   metrics.setDraining(status.node.draining)
   metrics.setScheduledEvent(status.node.drainReasons ?? [], status.node.scheduledEvent ?? null)
   for (const l of status.listeners) {
@@ -39,6 +47,7 @@ export function refreshMetrics(status: Status, metrics: Metrics): void {
       if (t.bytes !== undefined && t.packets !== undefined) rows.push({ listener: l.name, target, bytes: t.bytes, packets: t.packets })
       if (t.connections !== undefined) metrics.setConntrackEntries(l.name, target, t.connections)
       if (t.connections !== undefined && t.sourcePortCeiling !== undefined) metrics.setSourcePortUse(l.name, target, t.connections, t.sourcePortCeiling)
+      if (t.ejected !== undefined) metrics.setEjected(l.name, target, t.ejected !== null)
     }
   }
   metrics.setRuleCounters(rows)

@@ -12,10 +12,11 @@ export class Conntrack {
 
   /**
    * Deletes fwdd's flows whose reply comes from address:port; with `listenerPort`, only those that
-   * arrived on that listener port. "Nothing to delete" is success.
+   * arrived on that listener port; with `unansweredOnly`, only tcp flows still in SYN_SENT (the
+   * unanswered flows of a target ejected by traffic). "Nothing to delete" is success.
    */
-  async deleteFlowsTo(protocol: 'tcp' | 'udp', address: string, port: number, listenerPort?: number): Promise<number> {
-    const only = listenerPort === undefined ? [] : ['--orig-port-dst', String(listenerPort)]
+  async deleteFlowsTo(protocol: 'tcp' | 'udp', address: string, port: number, listenerPort?: number, opts: { unansweredOnly?: boolean } = {}): Promise<number> {
+    const only = [...(listenerPort === undefined ? [] : ['--orig-port-dst', String(listenerPort)]), ...(opts.unansweredOnly && protocol === 'tcp' ? ['--state', 'SYN_SENT'] : [])]
     const r = await this.runner.run('conntrack', ['-D', '-p', protocol, ...only, '--reply-src', address, '--reply-port-src', String(port), '--mark', FORWARD_MARK], { timeoutMs: 10000 })
     const m = /(\d+) flow entries have been deleted/.exec(r.stderr)
     if (r.exitCode === 0 || (m && m[1] === '0')) return m ? Number(m[1]) : 0

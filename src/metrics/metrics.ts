@@ -87,6 +87,12 @@ export class Metrics {
   private readonly syncDuration = new Histogram({ name: 'fwdd_sync_duration_seconds', help: 'Duration of rule syncs.', labelNames: ['kind'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
   private readonly lastSync = new Gauge({ name: 'fwdd_last_sync_timestamp_seconds', help: 'When the rules were last applied successfully (unix seconds).', registers: [this.registry] })
   private readonly lastQueued = new Gauge({ name: 'fwdd_last_queued_timestamp_seconds', help: 'When a change was last queued for sync (unix seconds).', registers: [this.registry] })
+  private readonly ejected = new Gauge({ name: 'fwdd_target_ejected', help: 'Whether the target is out of rotation on evidence from its own traffic (passive health): 1 ejected, 0 not.', labelNames: ['listener', 'target'], registers: [this.registry] })
+  private readonly ejections = new Counter({ name: 'fwdd_target_ejections_total', help: 'Times passive health ejected the target, by what the traffic showed (unanswered, reset).', labelNames: ['listener', 'target', 'reason'], registers: [this.registry] })
+  private readonly verdicts = new Counter({ name: 'fwdd_passive_flow_verdicts_total', help: 'Forwarded tcp flows judged by passive health, by verdict (answered, unanswered, reset).', labelNames: ['verdict'], registers: [this.registry] })
+  private readonly lostEvents = new Counter({ name: 'fwdd_passive_events_lost_total', help: 'Times the kernel reported dropped conntrack events (passive health falls back to active checks for a while).', registers: [this.registry] })
+  private readonly passiveMode = new Gauge({ name: 'fwdd_passive_mode', help: 'Passive health watch mode: 1 for the current one (watching, fallback, unavailable, off), 0 for the others.', labelNames: ['mode'], registers: [this.registry] })
+  private lostSeen = 0
   private readonly driftRepairs = new Counter({ name: 'fwdd_drift_repairs_total', help: 'Times a resync found the kernel differing from the desired rules and repaired it.', labelNames: ['kind'], registers: [this.registry] })
   private readonly failedApplies = new Counter({ name: 'fwdd_apply_failures_total', help: 'Rule set applies that failed.', registers: [this.registry] })
   private readonly failedReloads = new Counter({ name: 'fwdd_reload_failures_total', help: 'Config reloads that failed (the old config stays in force).', registers: [this.registry] })
@@ -214,6 +220,30 @@ export class Metrics {
     if (event.flowsLeft !== null) this.flowsLeft.set(event.flowsLeft)
   }
 
+  /** Sets whether a target is ejected by passive health. */
+  setEjected(listener: string, target: string, ejected: boolean): void {
+    this.ejected.set({ listener, target: this.targetLabel(listener, target) }, ejected ? 1 : 0)
+  }
+
+  /** Counts one passive ejection. */
+  recordEjection(listener: string, target: string, reason: 'unanswered' | 'reset'): void {
+    this.ejections.inc({ listener, target: this.targetLabel(listener, target), reason })
+  }
+
+  /** Counts passive flow verdicts. */
+  recordVerdicts(answered: number, unanswered: number, reset: number): void {
+    if (answered > 0) this.verdicts.inc({ verdict: 'answered' }, answered)
+    if (unanswered > 0) this.verdicts.inc({ verdict: 'unanswered' }, unanswered)
+    if (reset > 0) this.verdicts.inc({ verdict: 'reset' }, reset)
+  }
+
+  /** The watch's mode and its running total of lost-event reports (the counter follows the total). */
+  setPassiveWatch(mode: string, lostEvents: number): void {
+    for (const m of ['watching', 'fallback', 'unavailable', 'off']) this.passiveMode.set({ mode: m }, m === mode ? 1 : 0)
+    if (lostEvents > this.lostSeen) this.lostEvents.inc(lostEvents - this.lostSeen)
+    this.lostSeen = Math.max(this.lostSeen, lostEvents)
+  }
+
   setInSync(inSync: boolean): void {
     this.inSync.set(inSync ? 1 : 0)
   }
@@ -231,6 +261,8 @@ export class Metrics {
     this.targetBytes.remove(labels)
     this.conntrack.remove(labels)
     this.sourcePortUse.remove(labels)
+    this.ejected.remove(labels)
+    for (const reason of ['unanswered', 'reset']) this.ejections.remove({ ...labels, reason })
   }
 
   /**

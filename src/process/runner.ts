@@ -24,9 +24,10 @@ export interface Runner {
   run(file: string, args: readonly string[], options?: RunOptions): Promise<RunResult>
   /**
    * Starts a long-running program (e.g. `nft monitor`) and calls onLine for every line it prints,
-   * onExit when it ends (or could not start). Optional: fakes without it mean "nothing to watch".
+   * onExit when it ends (or could not start). `onStderrLine`, when given, gets its standard error
+   * line by line (else it is discarded). Optional: fakes without it mean "nothing to watch".
    */
-  stream?(file: string, args: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void): { stop(): void }
+  stream?(file: string, args: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void, onStderrLine?: (line: string) => void): { stop(): void }
 }
 
 /** Thrown by `Runner.run` only when the program could not be started at all (ENOENT, EACCES). */
@@ -55,15 +56,19 @@ export function createProcessRunner(): Runner {
       }
       return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) }
     },
-    stream(file, args, onLine, onExit) {
-      const child = execa(file, [...args], { reject: false, buffer: false, stdin: 'ignore', stderr: 'ignore', env: { LC_ALL: 'C' } })
-      let rest = ''
-      child.stdout?.on('data', (chunk: Buffer) => {
-        rest += chunk.toString('utf8')
-        const lines = rest.split('\n')
-        rest = lines.pop() ?? ''
-        for (const l of lines) onLine(l)
-      })
+    stream(file, args, onLine, onExit, onStderrLine) {
+      const child = execa(file, [...args], { reject: false, buffer: false, stdin: 'ignore', stderr: onStderrLine ? 'pipe' : 'ignore', env: { LC_ALL: 'C' } })
+      const splitter = (each: (line: string) => void) => {
+        let rest = ''
+        return (chunk: Buffer): void => {
+          rest += chunk.toString('utf8')
+          const lines = rest.split('\n')
+          rest = lines.pop() ?? ''
+          for (const l of lines) each(l)
+        }
+      }
+      child.stdout?.on('data', splitter(onLine))
+      if (onStderrLine) child.stderr?.on('data', splitter(onStderrLine))
       void child.then((r) => onExit(r.exitCode ?? null), () => onExit(null))
       return { stop: () => void child.kill('SIGTERM') }
     },

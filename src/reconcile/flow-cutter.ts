@@ -11,7 +11,8 @@ import type { FlowCut } from './state.js'
 
 /** The part of the conntrack adapter the cutter uses. */
 export interface FlowDeleter {
-  deleteFlowsTo(protocol: 'tcp' | 'udp', address: string, port: number, listenerPort?: number): Promise<number>
+  /** `unansweredOnly`: only tcp flows still in SYN_SENT (a target ejected by traffic). */
+  deleteFlowsTo(protocol: 'tcp' | 'udp', address: string, port: number, listenerPort?: number, opts?: { unansweredOnly?: boolean }): Promise<number>
 }
 
 export interface FlowCutterOptions {
@@ -22,6 +23,10 @@ export interface FlowCutterOptions {
   /** Cuts in flight at once; conntrack walks the whole table per call, so a few keep the CPU free. */
   concurrency?: number
   onCut?(cut: FlowCut, flows: number): void
+}
+
+function cutId(c: FlowCut): string {
+  return `${c.protocol}|${c.address}:${c.port}|${c.listenerPort ?? '*'}${c.unansweredOnly ? '|syn' : ''}`
 }
 
 /** A queue of flow cuts, worked off in the background. */
@@ -37,7 +42,7 @@ export class FlowCutter {
   /** Queues cuts (a cut already queued is not queued twice) and returns at once. */
   enqueue(cuts: readonly FlowCut[]): void {
     for (const c of cuts) {
-      const id = `${c.protocol}|${c.address}:${c.port}|${c.listenerPort ?? '*'}`
+      const id = cutId(c)
       if (this.queuedIds.has(id)) continue
       this.queuedIds.add(id)
       this.queue.push(c)
@@ -67,7 +72,7 @@ export class FlowCutter {
     const limit = this.o.concurrency ?? 4
     while (!this.stopped && this.running < limit && this.queue.length > 0) {
       const cut = this.queue.shift()!
-      this.queuedIds.delete(`${cut.protocol}|${cut.address}:${cut.port}|${cut.listenerPort ?? '*'}`)
+      this.queuedIds.delete(cutId(cut))
       if (!this.o.stillWanted(cut)) continue
       this.running++
       void this.run(cut).finally(() => {
@@ -81,8 +86,8 @@ export class FlowCutter {
 
   private async run(cut: FlowCut): Promise<void> {
     try {
-      const flows = await this.o.conntrack.deleteFlowsTo(cut.protocol, cut.address, cut.port, cut.listenerPort)
-      this.o.logger.info({ target: `${cut.address}:${cut.port}`, listenerPort: cut.listenerPort ?? 'all', flows }, 'cut flows to an unhealthy target')
+      const flows = await this.o.conntrack.deleteFlowsTo(cut.protocol, cut.address, cut.port, cut.listenerPort, cut.unansweredOnly ? { unansweredOnly: true } : undefined)
+      this.o.logger.info({ target: `${cut.address}:${cut.port}`, listenerPort: cut.listenerPort ?? 'all', flows, ...(cut.unansweredOnly ? { only: 'unanswered' } : {}) }, 'cut flows to an unhealthy target')
       this.o.onCut?.(cut, flows)
     } catch (err: unknown) {
       this.o.logger.error({ target: `${cut.address}:${cut.port}`, err: messageOf(err) }, 'cutting flows failed; they will time out on their own')

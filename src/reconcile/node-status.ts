@@ -8,7 +8,8 @@ import type { ListenerSpec } from '../config/types.js'
 import type { ListenerStatus, NodeStatus, Status, TargetStatus } from '../status.js'
 import { sourcePortCeiling } from '../dataplane/source-ports.js'
 import { isCheckable, type ResolvedTarget } from './desired.js'
-import { healthOf, isDraining, type ReconcilerState } from './state.js'
+import { isDraining, type ReconcilerState } from './state.js'
+import { effectiveHealthOf, passiveSpecOf } from './passive-state.js'
 import { failingForMs, isInSync, lastErrorOf, oldestPending } from './sync-health.js'
 
 /** A failing apply makes the node itself Unhealthy on `/health` only after this long (README). */
@@ -43,7 +44,7 @@ export function listenerReason(l: ListenerSpec, targets: readonly ResolvedTarget
   if (!inSync) return 'not-in-sync'
   if (targets.length === 0) return 'no-targets'
   if (!isCheckable(l)) return null
-  if (targets.some((t) => healthOf(state, t.key)?.state === 'healthy')) return null
+  if (targets.some((t) => effectiveHealthOf(state, t.key)?.state === 'healthy')) return null
   return l.whenAllDown === 'all' ? 'no-healthy-target' : 'no-target-in-rotation'
 }
 
@@ -58,7 +59,8 @@ export function nodeHealthOf(state: ReconcilerState, now: number): { healthy: bo
 }
 
 function targetStatus(t: ResolvedTarget, state: ReconcilerState, inRotation: boolean, ctx: StatusContext, traffic: TrafficReadings): TargetStatus {
-  const h = healthOf(state, t.key)
+  // An ejected target reports unhealthy with the ejection as its error (`ejected` says more).
+  const h = effectiveHealthOf(state, t.key)
   const c = traffic.counters?.get(t.key)
   const conns = traffic.connections?.get(t.key) ?? (traffic.connections ? 0 : undefined)
   return {
@@ -73,6 +75,18 @@ function targetStatus(t: ResolvedTarget, state: ReconcilerState, inRotation: boo
     weight: t.weight,
     ...(c ? { bytes: c.bytes, packets: c.packets } : {}),
     ...(conns !== undefined ? { connections: conns, sourcePortCeiling: sourcePortCeiling() } : {}),
+    ...passiveStatus(t, state, ctx),
+  }
+}
+
+function passiveStatus(t: ResolvedTarget, state: ReconcilerState, ctx: StatusContext): Pick<TargetStatus, 'ejected' | 'ejectionHeld'> {
+  if (!passiveSpecOf(state, t.listener)) return {}
+  const p = state.passive.get(t.key)
+  const e = p?.ejection
+  const iso = (at: number): string => new Date(ctx.wall(at)).toISOString()
+  return {
+    ejected: e ? { reason: e.reason, since: iso(e.at), until: iso(e.until), ejections: p.ejections } : null,
+    ...(p?.held ? { ejectionHeld: p.held } : {}),
   }
 }
 
@@ -107,6 +121,7 @@ export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic:
     errors: { ...state.sync.errors },
     ipForwarding: state.ipForwarding,
     driftRepairs: state.driftRepairs,
+    passive: { ...state.passiveWatch },
     ...(ctx.backend ? { backend: ctx.backend } : {}),
     ...(ctx.configSource ? { configSource: ctx.configSource } : {}),
     ...(ctx.azure ? { azure: ctx.azure } : {}),

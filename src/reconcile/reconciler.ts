@@ -20,6 +20,10 @@ import type { Status } from '../status.js'
 import { renderInputOf, resolveSources, type ResolvedTarget, type WorldView } from './desired.js'
 import { FlowCutter, type FlowDeleter } from './flow-cutter.js'
 import { buildStatus, type StatusContext, type TrafficReadings } from './node-status.js'
+import type { FlowOutcome } from '../passive/flow-tracker.js'
+import type { TrafficWatcherHandlers, WatchReport } from '../passive/traffic-watcher.js'
+import { PassiveLink, type TrafficWatch } from './passive-link.js'
+import { effectiveHealthOf } from './passive-state.js'
 import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type EventDrainState, type ReconcilerState } from './state.js'
 import { applied, drifted, driftRepaired, failed, queued, syncStarted, withError } from './sync-health.js'
 import { SyncRunner } from './sync-runner.js'
@@ -39,7 +43,15 @@ export interface ReconcilerHooks {
   onTransition?(target: ResolvedTarget, from: TargetHealth, to: TargetHealth): void
   onCheck?(target: CheckedTarget, result: CheckResult): void
   onQueued?(): void
+  /** A target left rotation on traffic evidence (passive health), with the ejection's reason. */
+  onEjected?(target: ResolvedTarget, reason: 'unanswered' | 'reset', ejectionMs: number): void
+  /** An ejected target's ejection ended (after its time and `rise` active successes). */
+  onRestored?(target: ResolvedTarget): void
+  /** Passive health's flow verdicts, for the counters of evidence. */
+  onFlowOutcomes?(outcomes: readonly FlowOutcome[]): void
+  onWatchReport?(report: WatchReport): void
 }
+
 
 /** Azure-sourced sets, when configured; absent means none. */
 export interface AzureView {
@@ -60,6 +72,8 @@ export interface ReconcilerOptions {
   draining?: boolean
   /** Uniform in [0, 1): the spread of the health checks (tests fix it). */
   random?: () => number
+  /** Starts a conntrack event watch for passive health; absent: passive health is off. */
+  watchTraffic?: (handlers: TrafficWatcherHandlers) => TrafficWatch
 }
 
 /** After a sync, ruleset events this recent may be the echo of fwdd's own write (see driftSuspected). */
@@ -79,6 +93,7 @@ export class Reconciler {
   private waitingForChecks: { timer: unknown } | null = null
   private firstRound: { resolve: () => void; timer: unknown } | null = null
   private stopped = false
+  private readonly passive: PassiveLink
 
   constructor(private readonly o: ReconcilerOptions) {
     this.log = o.logger.child({ component: 'reconciler' })
@@ -87,6 +102,7 @@ export class Reconciler {
       onChange: (checkKey, from, to) => this.onHealthChange(checkKey, from, to),
       onResult: (t, r) => {
         o.hooks?.onCheck?.(t, r)
+        if (!r.inconclusive) this.passive.onActiveResult(t.key, r.ok)
         this.onCheckResult()
       },
     }, { clock: o.clock, ...(o.random ? { random: o.random } : {}) })
@@ -106,10 +122,20 @@ export class Reconciler {
         this.log.error({ err: messageOf(err), retryInMs }, 'sync failed; retrying with a full rewrite')
       },
     })
+    this.passive = new PassiveLink({
+      state: () => this.state,
+      update: (fn) => this.update(fn),
+      request: () => this.request(false),
+      stopped: () => this.stopped,
+      now: () => o.clock.now(),
+      log: this.log,
+      ...(o.hooks ? { hooks: o.hooks } : {}),
+      ...(o.watchTraffic ? { watchTraffic: o.watchTraffic } : {}),
+    })
     this.cutter = new FlowCutter({
       conntrack: o.conntrack,
       logger: this.log,
-      stillWanted: (cut) => cut.keys.some((k) => healthOf(this.state, k)?.state === 'unhealthy'),
+      stillWanted: (cut) => cut.keys.some((k) => effectiveHealthOf(this.state, k)?.state === 'unhealthy'),
     })
   }
 
@@ -145,6 +171,7 @@ export class Reconciler {
     if (this.stopped) return
     this.update((s) => ({ ...s, started: true }))
     this.request(true)
+    this.passive.sync()
   }
 
   /** Asks for a sync; `verify` reads the kernel and repairs drift. Before `start()` it does nothing. */
@@ -162,6 +189,7 @@ export class Reconciler {
     this.update((s) => ({ ...withTargets(s, config, this.world()), sync: withError(s.sync, 'reload', null) }))
     this.checker.setTargets(this.current.index.checks)
     this.requestWhenChecked()
+    this.passive.sync()
   }
 
   /**
@@ -223,6 +251,7 @@ export class Reconciler {
     this.checker.stop()
     this.dns.stop()
     this.cutter.stop()
+    this.passive.stop()
     if (this.waitingForChecks) this.o.clock.clearTimeout(this.waitingForChecks.timer)
     this.endFirstRound()
   }

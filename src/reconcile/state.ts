@@ -10,6 +10,8 @@ import type { CheckedTarget } from '../health/checker.js'
 import type { TargetHealth } from '../health/target-health.js'
 import { initialSyncHealth, type SyncHealth } from './sync-health.js'
 import { isCheckable, resolveTargets, rotationOf, type ResolvedTarget, type WorldView } from './desired.js'
+import type { PassiveTargetState } from '../passive/ejection.js'
+import { effectiveHealthOf, initialPassiveWatch, prunePassive, type PassiveWatchState } from './passive-state.js'
 
 /** Targets of the config in force and how they are checked; rebuilt when the config or the world changes. */
 export interface TargetIndex {
@@ -59,7 +61,11 @@ export interface ReconcilerState {
   health: ReadonlyMap<string, TargetHealth>
   /** Listener -> targets in rotation in the rules last applied (empty before the first sync). */
   applied: ReadonlyMap<string, readonly ResolvedTarget[]>
-  /** Target keys that turned unhealthy and whose flows wait to be cut. */
+  /** Target key -> passive health (consecutive failures, ejection); see passive-state.ts. */
+  passive: ReadonlyMap<string, PassiveTargetState>
+  /** The conntrack event watcher's condition. */
+  passiveWatch: PassiveWatchState
+  /** Target keys that turned unhealthy (or were ejected) and whose flows wait to be cut. */
   toCut: ReadonlySet<string>
   sync: SyncHealth
   draining: boolean
@@ -123,6 +129,8 @@ export function initialState(config: Config, world: WorldView, opts: { draining?
     config,
     index: indexTargets(config, world),
     health: new Map(),
+    passive: new Map(),
+    passiveWatch: initialPassiveWatch,
     applied: new Map(),
     toCut: new Set(),
     sync: initialSyncHealth,
@@ -151,7 +159,8 @@ export function withTargets(state: ReconcilerState, config: Config, world: World
   const live = new Set(index.checks.map((c) => c.key))
   const health = new Map([...state.health].filter(([k]) => live.has(k)))
   const toCut = new Set([...state.toCut].filter((k) => index.byKey.has(k)))
-  return { ...state, config, index, health, toCut }
+  const next = { ...state, config, index, health, toCut }
+  return { ...next, passive: prunePassive(next) }
 }
 
 /**
@@ -170,16 +179,16 @@ export function withHealth(state: ReconcilerState, changes: ReadonlyMap<string, 
     if (before === h.state) continue
     for (const key of sharing) {
       if (h.state === 'unhealthy') toCut.add(key)
-      else toCut.delete(key)
+      else if (!state.passive.get(key)?.ejection) toCut.delete(key)
     }
   }
   return { ...state, health, toCut }
 }
 
 /** Every listener's rotation under the current health (what the next sync writes). */
-export function rotations(state: Pick<ReconcilerState, 'config' | 'index' | 'health'>): Map<string, ResolvedTarget[]> {
+export function rotations(state: Pick<ReconcilerState, 'config' | 'index' | 'health' | 'passive'>): Map<string, ResolvedTarget[]> {
   const out = new Map<string, ResolvedTarget[]>()
-  for (const l of state.config.listeners) out.set(l.name, rotationOf(l, state.index.byListener.get(l.name) ?? [], (k) => healthOf(state, k)))
+  for (const l of state.config.listeners) out.set(l.name, rotationOf(l, state.index.byListener.get(l.name) ?? [], (k) => effectiveHealthOf(state, k)))
   return out
 }
 
@@ -192,6 +201,11 @@ export interface FlowCut {
   listenerPort?: number
   /** Target keys this cut serves (for logs and for dropping a cut whose targets recovered). */
   keys: string[]
+  /**
+   * Only flows still in SYN_SENT (never answered): the targets are ejected by traffic but their
+   * active check still passes, so their established flows may well be fine and are kept.
+   */
+  unansweredOnly?: boolean
 }
 
 /**
@@ -202,17 +216,18 @@ export interface FlowCut {
  */
 export function flowCutsFor(state: ReconcilerState, applied: ReadonlyMap<string, readonly ResolvedTarget[]>): { cuts: FlowCut[]; toCut: Set<string> } {
   const toCut = new Set<string>()
-  const groups = new Map<string, { protocol: 'tcp' | 'udp'; address: string; port: number; listeners: Array<{ port: number; key: string }> }>()
+  const groups = new Map<string, { protocol: 'tcp' | 'udp'; address: string; port: number; unansweredOnly: boolean; listeners: Array<{ port: number; key: string }> }>()
   for (const key of state.toCut) {
     const t = state.index.byKey.get(key)
     const l = t && state.index.listeners.get(t.listener)
-    if (!t || !l || healthOf(state, key)?.state !== 'unhealthy') continue
+    if (!t || !l || effectiveHealthOf(state, key)?.state !== 'unhealthy') continue
+    const unansweredOnly = healthOf(state, key)?.state !== 'unhealthy'
     if ((applied.get(t.listener) ?? []).some((r) => r.key === key)) {
       toCut.add(key)
       continue
     }
-    const endpoint = `${l.protocol}|${t.address}:${t.port}`
-    const g = groups.get(endpoint) ?? { protocol: l.protocol, address: t.address, port: t.port, listeners: [] }
+    const endpoint = `${l.protocol}|${t.address}:${t.port}|${unansweredOnly ? 'syn' : 'all'}`
+    const g = groups.get(endpoint) ?? { protocol: l.protocol, address: t.address, port: t.port, unansweredOnly, listeners: [] }
     g.listeners.push({ port: l.port, key })
     groups.set(endpoint, g)
   }
@@ -222,9 +237,9 @@ export function flowCutsFor(state: ReconcilerState, applied: ReadonlyMap<string,
     if (l) for (const t of list) stillSent.add(`${l.protocol}|${t.address}:${t.port}`)
   }
   const cuts: FlowCut[] = []
-  for (const [endpoint, g] of groups) {
-    const base = { protocol: g.protocol, address: g.address, port: g.port }
-    if (stillSent.has(endpoint)) for (const x of g.listeners) cuts.push({ ...base, listenerPort: x.port, keys: [x.key] })
+  for (const g of groups.values()) {
+    const base = { protocol: g.protocol, address: g.address, port: g.port, ...(g.unansweredOnly ? { unansweredOnly: true } : {}) }
+    if (stillSent.has(`${g.protocol}|${g.address}:${g.port}`)) for (const x of g.listeners) cuts.push({ ...base, listenerPort: x.port, keys: [x.key] })
     else cuts.push({ ...base, keys: g.listeners.map((x) => x.key) })
   }
   return { cuts, toCut }

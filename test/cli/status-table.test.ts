@@ -121,3 +121,19 @@ t.test('ages and byte sizes', async (t) => {
   t.equal(formatAge('not a date', now), '?')
   t.same([0, 1023, 1024, 10 * 1024, 5 * 1024 ** 3, undefined].map(formatBytes), ['0 B', '1023 B', '1.0 KiB', '10 KiB', '5.0 GiB', '-'])
 })
+
+t.test('a target ejected by passive health reads ejected, with why and when it may return; a held ejection and a paused watch say so', async (t) => {
+  const s = base()
+  const target = s.listeners[0]!.targets[0]!
+  Object.assign(target, { state: 'unhealthy', inRotation: false, lastError: 'ejected by traffic for 5000 ms: 2 consecutive connections unanswered after 200 ms', ejected: { reason: 'x', since: '2024-05-01T11:59:58Z', until: '2024-05-01T12:00:03Z', ejections: 1 } })
+  s.listeners[0]!.targets[1]!.ejectionHeld = "2 consecutive connections reset before they were established, but ejecting it would take more than 50% of the listener's targets out (passive.maxEjectionPercent)"
+  s.node.passive = { mode: 'fallback', lostEvents: 3, reason: 'the kernel dropped conntrack events' }
+  const out = formatStatusTable(s, { color: false, now })
+  t.match(out, /  onprem-http\/0 +198\.18\.0\.10:8000 +ejected +/)
+  const unwrapped = out.replace(/\n {2,}/g, ' ')
+  t.match(unwrapped, /reason: ejected by traffic for 5000 ms: 2 consecutive connections unanswered after 200 ms/)
+  t.match(unwrapped, /may return from 2024-05-01T12:00:03Z after check\.rise active successes \(recent ejections: 1\)/)
+  t.match(unwrapped, /not ejected: 2 consecutive connections reset/)
+  t.match(unwrapped, /passive health fallback: the kernel dropped conntrack events/)
+  for (const line of out.split('\n')) t.ok(line.length <= 80, `fits 80 columns: ${line}`)
+})

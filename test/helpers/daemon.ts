@@ -116,7 +116,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Two-target config for listener `web` on 8000 -> servers port 80, with fast checks. */
-export function webConfig(topo: Topology, extra: { sources?: string[]; check?: string; whenAllDown?: string; resyncSeconds?: number; healthPort?: number } = {}): string {
+export function webConfig(topo: Topology, extra: { sources?: string[]; check?: string; whenAllDown?: string; resyncSeconds?: number; healthPort?: number; passive?: string } = {}): string {
   return [
     `health: { port: ${extra.healthPort ?? 8080} }`,
     `sources: [${(extra.sources ?? ['198.18.0.0/24']).join(', ')}]`,
@@ -126,6 +126,7 @@ export function webConfig(topo: Topology, extra: { sources?: string[]; check?: s
     '    port: 8000',
     ...(extra.whenAllDown ? [`    whenAllDown: ${extra.whenAllDown}`] : []),
     `    check: ${extra.check ?? '{ intervalMs: 300, timeoutMs: 300, fall: 2, rise: 2 }'}`,
+    ...(extra.passive ? [`    passive: ${extra.passive}`] : []),
     '    targets:',
     ...topo.servers.map((s) => `      - { host: ${s.address}, port: 80 }`),
     '',

@@ -58,7 +58,8 @@ async function setup(t: Test): Promise<{ topo: Topology; d: RunningDaemon; s0: (
   const s0 = topo.spawn(topo.servers[0]!.ns, process.execPath, [ECHO_SERVER, 's0', '80'])
   topo.spawn(topo.servers[1]!.ns, process.execPath, [ECHO_SERVER, 's1', '80'])
   for (const s of topo.servers) await waitTcp(topo, s.ns, s.address, 80)
-  const d = await startDaemon(topo, webConfig(topo, { check: '{ intervalMs: 300, timeoutMs: 300, fall: 2, rise: 2 }' }))
+  // Active checks alone: passive health (on by default) has its own tests (passive.test.ts).
+  const d = await startDaemon(topo, webConfig(topo, { check: '{ intervalMs: 300, timeoutMs: 300, fall: 2, rise: 2 }', passive: '{ enabled: false }' }))
   return { topo, d, s0: () => { s0.kill('SIGKILL') } }
 }
 

@@ -1,0 +1,57 @@
+/** The flow tracker: verdicts from event times, never from read times. */
+import t from 'tap'
+import type { ConntrackEvent } from '../../src/passive/conntrack-event.js'
+import { FlowTracker } from '../../src/passive/flow-tracker.js'
+
+const ev = (type: ConntrackEvent['type'], id: string, state: string, unreplied: boolean, port = 80): ConntrackEvent => ({
+  type, proto: 'tcp', state, unreplied, id, target: { address: '198.18.1.2', port }, listenerPort: 8000, atWallMs: null,
+})
+const tracker = (): FlowTracker => new FlowTracker((e) => (e.target.port === 80 ? { key: 'web|198.18.1.2:80', unansweredMs: 200 } : null))
+
+t.test('an answer before the deadline is a success, even when it is read after the deadline', async (t) => {
+  const f = tracker()
+  f.onEvent(ev('new', '1', 'SYN_SENT', true), 1000)
+  // The SYN_RECV happened at 1150 but is read only at 1500: the caller's horizon is what it has read.
+  t.same(f.expire(1149), [], 'nothing due before the deadline')
+  t.same(f.onEvent(ev('update', '1', 'SYN_RECV', false), 1150), [{ key: 'web|198.18.1.2:80', ok: true, reason: null, at: 1150 }])
+  t.same(f.expire(1500), [], 'answered flows never expire')
+  t.equal(f.size, 0)
+})
+
+t.test('a flow with no answer by created + unansweredMs is unanswered, stamped at its deadline', async (t) => {
+  const f = tracker()
+  f.onEvent(ev('new', '1', 'SYN_SENT', true), 1000)
+  f.onEvent(ev('new', '2', 'SYN_SENT', true), 1050)
+  t.equal(f.nextDeadline(), 1200)
+  t.same(f.expire(1210), [{ key: 'web|198.18.1.2:80', ok: false, reason: 'unanswered', at: 1200 }])
+  t.equal(f.nextDeadline(), 1250)
+  t.same(f.expire(1250).map((o) => o.at), [1250])
+})
+
+t.test('a reset before established is a failure at once; fwdd\'s own cut (DESTROY in SYN_SENT) is forgotten', async (t) => {
+  const f = tracker()
+  f.onEvent(ev('new', '1', 'SYN_SENT', true), 1000)
+  t.same(f.onEvent(ev('destroy', '1', 'CLOSE', true), 1001), [{ key: 'web|198.18.1.2:80', ok: false, reason: 'reset', at: 1001 }])
+  f.onEvent(ev('new', '2', 'SYN_SENT', true), 1000)
+  t.same(f.onEvent(ev('destroy', '2', 'SYN_SENT', true), 1100), [])
+  t.same(f.expire(5000), [], 'a forgotten flow is not judged later')
+})
+
+t.test('flows passive health does not judge are not tracked; ejected targets are forgotten; clear empties', async (t) => {
+  const f = tracker()
+  f.onEvent(ev('new', '9', 'SYN_SENT', true, 443), 1000)
+  t.equal(f.size, 0)
+  f.onEvent(ev('new', '1', 'SYN_SENT', true), 1000)
+  f.forget(new Set(['web|198.18.1.2:80']))
+  t.equal(f.size, 0)
+  f.onEvent(ev('new', '2', 'SYN_SENT', true), 1000)
+  f.clear()
+  t.same(f.expire(9999), [])
+})
+
+t.test('past the bound new flows are counted, not tracked', async (t) => {
+  const f = new FlowTracker(() => ({ key: 'k', unansweredMs: 200 }), 2)
+  for (const id of ['1', '2', '3']) f.onEvent(ev('new', id, 'SYN_SENT', true), 1000)
+  t.equal(f.size, 2)
+  t.equal(f.untracked, 1)
+})
