@@ -334,6 +334,23 @@ t.test('a ruleset event right after a sync (the echo of fwdd\'s own write) asks 
   h.rec.stop()
 })
 
+t.test('drift seen while a verify that writes nothing is running is drift, not an echo', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  await h.running()
+  await h.clock.advance(3000) // past the echo window of the first (writing) sync
+  const gate = h.hold()
+  h.rec.request(true) // a periodic verify: it will find nothing to write
+  await h.clock.advance(10)
+  h.fake.tables.nat.get('PREROUTING')!.length = 0 // flushed while it runs
+  h.rec.driftSuspected()
+  t.equal(status(h).node.inSync, false, '/lb answers 503 at once: a sync in flight that wrote nothing made no echo')
+  gate.release()
+  await h.clock.advance(200)
+  t.equal(status(h).node.inSync, true, 'in sync once the verify requested by the event repaired it')
+  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  h.rec.stop()
+})
+
 t.test('a server shared by many listeners going down logs one line, not one per listener', async (t) => {
   const lines: Array<Record<string, unknown>> = []
   const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) })
