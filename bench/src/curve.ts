@@ -20,6 +20,7 @@ import { startDaemon, type BenchConfig } from './daemon.js'
 import { measureDriftRepair } from './drift-repair.js'
 import { spawnChild, killAll, type Child } from './processes.js'
 import { startHttpServer, sleep } from './servers.js'
+import { median } from './stats.js'
 import { createTopology, inNs, nsRunner, type Topology } from './topology.js'
 
 const BASE = 20000
@@ -86,8 +87,19 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
     await startHttpServer(topo.servers[0]!.ns, topo.servers[0]!.address, [5201, 5202])
     const connectionsPerSecond = { first: null as number | null, last: null as number | null }
     try {
-      connectionsPerSecond.first = await connectionRate(topo, `http://${topo.node.address}:${BASE}/`, seconds)
-      connectionsPerSecond.last = await connectionRate(topo, `http://${topo.node.address}:${BASE + n - 1}/`, seconds)
+      // Rounds in the order first, last, last, first, each listener's figure the mean of its two: a
+      // run leaves tens of thousands of TIME_WAIT flows that slow the runs after it, so two runs in
+      // a fixed order measured the order (0.24 "last/first" at one listener, where first and last
+      // are the same listener). Flushing conntrack between runs was worse: the lingering flows'
+      // packets then throttled the next run to a few hundred connections a second.
+      const urls = { first: `http://${topo.node.address}:${BASE}/`, last: `http://${topo.node.address}:${BASE + n - 1}/` }
+      const rates: Record<'first' | 'last', number[]> = { first: [], last: [] }
+      for (const which of ['first', 'last', 'last', 'first'] as const) {
+        await sleep(1000)
+        rates[which].push(await connectionRate(topo, urls[which], seconds))
+      }
+      connectionsPerSecond.first = median(rates.first)
+      connectionsPerSecond.last = median(rates.last)
     } catch (err: unknown) {
       notes.push(`connection rate: ${err instanceof Error ? err.message : String(err)}`)
     }
