@@ -111,6 +111,16 @@ export async function httpGet(topo: Topology, url: string, opts: { ns?: string; 
   return { ok: r.exitCode === 0, body: r.stdout.trim(), code: r.exitCode }
 }
 
+/** Polls `fn` every 50 ms until it holds; returns how long that took, or throws naming `what` after `timeoutMs`. */
+export async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const start = Date.now()
+  while (!(await fn())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await sleep(50)
+  }
+  return Date.now() - start
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }

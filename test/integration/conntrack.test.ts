@@ -7,7 +7,7 @@
  */
 import t from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
-import { sleep, startDaemon, startServers } from '../helpers/daemon.js'
+import { sleep, startDaemon, startServers, until } from '../helpers/daemon.js'
 
 const UDP_PORT = 5300
 
@@ -46,15 +46,6 @@ function config(topo: Topology): string {
 async function flowsTo(topo: Topology, proto: 'tcp' | 'udp', address: string): Promise<string[]> {
   const r = await topo.exec(topo.node.ns, 'conntrack', ['-L', '-p', proto, '--orig-src', topo.client.address, '--reply-src', address])
   return r.stdout.split('\n').filter((l) => l.startsWith(proto))
-}
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const start = Date.now()
-  while (!(await fn())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await sleep(50)
-  }
-  return Date.now() - start
 }
 
 t.test('flows to a target marked unhealthy are cut, tcp and udp', async (t) => {

@@ -10,7 +10,7 @@
  */
 import t, { type Test } from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
-import { ECHO_SERVER, FWDCTL, NODE_RUNTIME, httpGet, sleep, startDaemon, startServers, waitTcp, type RunningDaemon } from '../helpers/daemon.js'
+import { ECHO_SERVER, FWDCTL, NODE_RUNTIME, httpGet, sleep, startDaemon, startServers, until, waitTcp, type RunningDaemon } from '../helpers/daemon.js'
 import { fwddKernelText, iptablesText, nftTableText, withBackend, type BackendName } from '../helpers/backends.js'
 
 const URL = 'http://198.18.0.1:8000/'
@@ -74,15 +74,6 @@ async function assertForeign(t: Test, topo: Topology, backend: BackendName, wher
 async function flowsTo(topo: Topology, proto: 'tcp' | 'udp', address: string): Promise<string[]> {
   const r = await topo.exec(topo.node.ns, 'conntrack', ['-L', '-p', proto, '--orig-src', topo.client.address, '--orig-dst', '198.18.0.1', '--reply-src', address])
   return r.stdout.split('\n').filter((l) => l.startsWith(proto))
-}
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const start = Date.now()
-  while (!(await fn())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await sleep(50)
-  }
-  return Date.now() - start
 }
 
 async function probe(topo: Topology, p: string): Promise<number> {
