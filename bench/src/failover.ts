@@ -72,20 +72,34 @@ export async function measureFailover(opts: { quick: boolean; log(m: string): vo
 }
 
 async function trial(topo: Topology, daemon: BenchDaemon, fault: 'refuse' | 'drop', check: CheckSetting): Promise<{ recoveryMs: number; failures: number }> {
-  const victim = topo.servers[0]!
   await waitBothHealthy(daemon, 10000 + 4 * check.intervalMs * check.rise)
   const maxMs = 10 * (check.intervalMs + check.timeoutMs) * check.fall + 5000
-  const probe = startScript(topo.client.ns, 'probe-client', ['198.18.0.1', '8000', String(PROBE.probePeriodMs), String(PROBE.attemptTimeoutMs), String(PROBE.runLength), String(maxMs)])
+  const r = await faultRun(topo, fault, { ...PROBE, maxMs, readyTimeoutMs: 10000 }, async () => undefined)
+  return { recoveryMs: r.recoveryMs, failures: r.failures }
+}
+
+/**
+ * One failover trial's fault, shared by the active and passive benchmarks: a probe client makes a
+ * new connection every `probePeriodMs` through listener 8000, the first server then refuses (TCP
+ * reset) or drops SYNs, and the client reports when `runLength` connections in a row succeeded
+ * again. `inspect(t0)` runs while the fault still stands (to read the daemon's status); the fault
+ * and the probe are removed on every path.
+ */
+export async function faultRun<T>(topo: Topology, fault: 'refuse' | 'drop',
+  o: { probePeriodMs: number; attemptTimeoutMs: number; runLength: number; maxMs: number; readyTimeoutMs: number },
+  inspect: (t0: number) => Promise<T>): Promise<{ recoveryMs: number; failures: number; inspected: T }> {
+  const victim = topo.servers[0]!
+  const probe = startScript(topo.client.ns, 'probe-client', ['198.18.0.1', '8000', String(o.probePeriodMs), String(o.attemptTimeoutMs), String(o.runLength), String(o.maxMs)])
   const rule = ['-p', 'tcp', '--dport', '80', '-j', ...(fault === 'refuse' ? ['REJECT', '--reject-with', 'tcp-reset'] : ['DROP'])]
   try {
-    await probe.waitLine(/^ready$/, 10000)
+    await probe.waitLine(/^ready$/, o.readyTimeoutMs)
     const t0 = Date.now()
     await inNs(victim.ns, 'iptables', ['-I', 'INPUT', ...rule])
     probe.write(`fault ${t0}\n`)
-    const line = await probe.waitLine(/^\{/, maxMs + 5000)
+    const line = await probe.waitLine(/^\{/, o.maxMs + 5000)
     const r = JSON.parse(line) as { recoveryMs?: number; failures?: number; error?: string }
     if (r.error !== undefined || r.recoveryMs === undefined) throw new Error(`failover probe: ${r.error ?? line}`)
-    return { recoveryMs: r.recoveryMs, failures: r.failures ?? 0 }
+    return { recoveryMs: r.recoveryMs, failures: r.failures ?? 0, inspected: await inspect(t0) }
   } finally {
     await inNs(victim.ns, 'iptables', ['-D', 'INPUT', ...rule], { reject: false })
     await probe.stop('SIGKILL')

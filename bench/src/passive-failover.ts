@@ -15,10 +15,11 @@
  */
 import { readFileSync } from 'node:fs'
 import { startDaemon, type BenchDaemon } from './daemon.js'
+import { faultRun } from './failover.js'
 import { killAll } from './processes.js'
 import { startHttpServer, startScript, sleep } from './servers.js'
 import { max, median, round } from './stats.js'
-import { createTopology, inNs, type Topology } from './topology.js'
+import { createTopology, type Topology } from './topology.js'
 
 const CHECK = { intervalMs: 1000, timeoutMs: 1000, fall: 2, rise: 2 }
 const PASSIVE_ON = '{ unansweredMs: 200, fall: 2, baseEjectionMs: 1000, maxEjectionMs: 1000 }'
@@ -106,24 +107,13 @@ async function trial(topo: Topology, daemon: BenchDaemon, fault: 'refuse' | 'dro
   const victim = topo.servers[0]!
   await waitBothInRotation(daemon, 20000)
   const maxMs = 10 * (CHECK.intervalMs + CHECK.timeoutMs) * CHECK.fall + 5000
-  const probe = startScript(topo.client.ns, 'probe-client', ['198.18.0.1', '8000', String(PROBE.probePeriodMs), String(PROBE.attemptTimeoutMs), String(PROBE.runLength), String(maxMs)])
-  const rule = ['-p', 'tcp', '--dport', '80', '-j', ...(fault === 'refuse' ? ['REJECT', '--reject-with', 'tcp-reset'] : ['DROP'])]
-  try {
-    await probe.waitLine(/^ready$/, 20000)
-    const t0 = Date.now()
-    await inNs(victim.ns, 'iptables', ['-I', 'INPUT', ...rule])
-    probe.write(`fault ${t0}\n`)
-    const line = await probe.waitLine(/^\{/, maxMs + 5000)
-    const r = JSON.parse(line) as { recoveryMs?: number; failures?: number; error?: string }
-    if (r.error !== undefined || r.recoveryMs === undefined) throw new Error(`failover probe: ${r.error ?? line}`)
+  const r = await faultRun(topo, fault, { ...PROBE, maxMs, readyTimeoutMs: 20000 }, async (t0) => {
     const s = await daemon.status()
     const t = s.listeners[0]!.targets.find((x) => x.address === victim.address)!
     const since = t.ejected ? t.ejected.since : t.since
-    return { leaveMs: Date.parse(since) - t0, failures: r.failures ?? 0, recoveryMs: r.recoveryMs }
-  } finally {
-    await inNs(victim.ns, 'iptables', ['-D', 'INPUT', ...rule], { reject: false })
-    await probe.stop('SIGKILL')
-  }
+    return Date.parse(since) - t0
+  })
+  return { leaveMs: r.inspected, failures: r.failures, recoveryMs: r.recoveryMs }
 }
 
 async function waitBothInRotation(daemon: BenchDaemon, timeoutMs: number): Promise<void> {
