@@ -18,12 +18,23 @@
  */
 import type { Runner } from '../process/runner.js'
 
-/** Events within this long after fwdd's own write are taken as its own (but see `entryGone`). */
+/**
+ * Events within this long after fwdd's own write, or after the last event of its echo, are taken as
+ * its own (but see `entryGone`). The echo of a large write outlasts any fixed grace: measured
+ * (`nft monitor` printing fwdd's full write of 5000 listeners), 23,000-30,000 lines that kept
+ * coming for 1-1.5 s after the write returned; at 10,000 listeners longer than the reconciler's
+ * echo window, so the tail was taken for drift (a false not-in-sync, a verify per line burst) and a
+ * real flush queued behind it. So the grace runs until the stream has been quiet this long.
+ */
 const OWN_WRITE_GRACE_MS = 150
+/** The grace never outlasts this after the write: a tool writing without pause cannot hide drift forever (the periodic verify stays the backstop). */
+const OWN_ECHO_MAX_MS = 10000
 const RESTART_MS = 1000
 
 export class RulesetMonitor {
   private ownUntil = 0
+  /** No event is taken as fwdd's own echo after this (monotonic ms). */
+  private echoLimit = 0
   private writing = 0
 
   /**
@@ -39,8 +50,20 @@ export class RulesetMonitor {
       return await write()
     } finally {
       this.writing--
-      this.ownUntil = performance.now() + OWN_WRITE_GRACE_MS
+      const now = performance.now()
+      this.ownUntil = now + OWN_WRITE_GRACE_MS
+      this.echoLimit = now + OWN_ECHO_MAX_MS
     }
+  }
+
+  /** During fwdd's write, or while its echo still streams in (each event extends the grace, up to the limit). */
+  private isOwnEcho(line: string): boolean {
+    if (this.entryGone(line)) return false
+    if (this.writing > 0) return true
+    const now = performance.now()
+    if (now >= this.ownUntil) return false
+    this.ownUntil = Math.min(now + OWN_WRITE_GRACE_MS, this.echoLimit)
+    return true
   }
 
   watch(onChange: () => void): () => void {
@@ -51,7 +74,7 @@ export class RulesetMonitor {
     let timer: NodeJS.Timeout | null = null
     const start = (): void => {
       current = stream('nft', ['monitor', 'ruleset'], (line) => {
-        if ((this.writing > 0 || performance.now() < this.ownUntil) && !this.entryGone(line)) return
+        if (this.isOwnEcho(line)) return
         if (this.relevant(line)) onChange()
       }, () => {
         current = null

@@ -42,6 +42,26 @@ t.test('events of fwdd\'s own write are ignored; an entry point removed meanwhil
   stop()
 })
 
+t.test('the echo of a large write is fwdd\'s own for as long as it keeps streaming', async (t) => {
+  const f = fakeStream()
+  const m = new RulesetMonitor(f.runner, (l) => / ip (nat|filter) /.test(` ${l} `), iptablesEntryGone)
+  let changes = 0
+  const stop = m.watch(() => changes++)
+  await m.own(async () => {})
+  // 400 ms of echo, a line every 50 ms: past the 150 ms grace of the write, never 150 ms quiet.
+  for (let i = 0; i < 8; i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    f.emit(`add rule ip nat FWD-P-${i} counter`)
+  }
+  t.equal(changes, 0, 'a tail still streaming is echo')
+  f.emit('flush chain ip nat PREROUTING')
+  t.equal(changes, 1, 'an entry point removed inside the tail is still reported')
+  await new Promise((r) => setTimeout(r, 200))
+  f.emit('add rule ip nat FWD-L-web counter')
+  t.equal(changes, 2, 'after 150 ms of quiet an event is someone else\'s')
+  stop()
+})
+
 t.test('entry points per backend', async (t) => {
   for (const l of ['delete rule ip nat PREROUTING handle 3', 'flush chain ip filter INPUT', 'delete chain ip nat POSTROUTING', 'flush table ip nat']) t.ok(iptablesEntryGone(l), l)
   for (const l of ['insert rule ip nat PREROUTING counter jump FWD-PREROUTING', 'delete rule ip nat FWD-L-web handle 3', 'flush chain ip nat FWD-SERVICES']) t.notOk(iptablesEntryGone(l), l)
