@@ -257,7 +257,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     : undefined
   // A change to the ruleset by another tool (nft monitor) is verified and repaired at once, and the
   // node reports not in sync until then; the periodic resync stays as the backstop.
-  const stopWatch = dataplane.watch(() => reconciler.driftSuspected())
+  const stopWatch = dataplane.watch((change) => reconciler.driftSuspected(change))
 
   return await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {

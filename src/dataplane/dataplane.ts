@@ -28,7 +28,17 @@ export interface Dataplane {
   /** Removes every chain/table and jump fwdd made. dryRun lists what would go and changes nothing. */
   cleanup(opts?: { dryRun?: boolean }): Promise<{ removed: string[] }>
   /** Starts watching the ruleset for changes made by others (nft monitor); calls onChange at once on a change; returns stop. */
-  watch(onChange: () => void): () => void
+  watch(onChange: (change: RulesetChange) => void): () => void
+}
+
+/** A change to the ruleset that concerns fwdd, seen by the watch. */
+export interface RulesetChange {
+  /**
+   * True: `nft monitor` named the writing process and it is not one fwdd started, so this is
+   * certainly someone else's change. False: told from fwdd's own writes by timing only (an `nft`
+   * that prints no writer), so it may still be the late echo of fwdd's own write.
+   */
+  attributed: boolean
 }
 
 /** Key of a target's counters: `${listener}|${address}:${port}`. */

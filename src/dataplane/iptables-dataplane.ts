@@ -7,7 +7,7 @@
 import type { Runner } from '../process/runner.js'
 import { Applier, type ApplyResult } from './applier.js'
 import { detectBackend } from './backend.js'
-import type { Dataplane } from './dataplane.js'
+import type { Dataplane, RulesetChange } from './dataplane.js'
 import { FlowCounters } from './flow-counters.js'
 import { RulesetMonitor, iptablesEntryGone } from './monitor.js'
 import { NFT_TABLE } from './nft-render.js'
@@ -76,7 +76,7 @@ export class IptablesDataplane implements Dataplane {
     return { removed }
   }
 
-  watch(onChange: () => void): () => void {
+  watch(onChange: (change: RulesetChange) => void): () => void {
     return this.monitor.watch(onChange)
   }
 }

@@ -1,22 +1,23 @@
 /**
- * Watches the kernel's ruleset with `nft monitor ruleset` and calls back at once when a change
- * touches what fwdd depends on, so a flush is repaired in well under a second instead of at the
- * next periodic verify (which stays as the backstop). `nft monitor` also sees iptables-nft's
- * changes (they are nf_tables too); iptables-legacy changes are invisible to it.
+ * Watches the kernel's ruleset with `nft monitor` and calls back at once when another tool changes
+ * what fwdd depends on, so a flush is repaired in well under a second instead of at the next
+ * periodic verify (which stays as the backstop). `nft monitor` also sees iptables-nft's changes
+ * (they are nf_tables too); iptables-legacy changes are invisible to it.
  *
- * fwdd's own writes show up as events too. They are ignored while fwdd itself writes (and for a
- * short grace after), and a stray one only costs a verify that finds nothing to repair and so
- * writes nothing: the loop cannot feed itself.
+ * Who wrote it, not when: `nft monitor` (without an object filter) ends every transaction's events
+ * with `# new generation N by process PID (comm)`. The runner knows the pids of the processes fwdd
+ * started, so a transaction is fwdd's own exactly when its writer is one of them. That tells a
+ * flush racing fwdd's own write apart from the write's echo, however late either is read: the
+ * curve's drift trials found `/lb` answering 200 through a fifth of the flushes that fell within
+ * the timing window this replaced (bench/src/drift-repair.ts).
  *
- * Except an event that removes one of fwdd's entry points (`entryGone`: a jump out of a built-in
- * chain, fwdd's table or a base chain), which fwdd's own syncs never do: it is reported even
- * inside that window. Measured (bench/src/drift-repair.ts): `iptables -t nat -F PREROUTING` racing
- * fwdd's repair is replayed by iptables-nft after fwdd's insert (its generation check), deleting
- * the fresh jump 16 ms after fwdd's write; dropped as fwdd's own, the jump stayed missing and `/lb`
- * answered 200 until the next periodic verify, 7 s later. Reported, the reconciler (which takes an
- * event this close to its own sync as a possible echo) runs a verify that repairs it at once.
+ * Timing, the fallback for an `nft` that prints no writer (nothing seen yet): events during
+ * fwdd's own write and while its echo keeps streaming are taken as its own, except one that
+ * removes an entry point (`entryGone`: a jump out of a built-in chain, fwdd's table or a base
+ * chain), which fwdd's syncs never do. Such a change is reported with `attributed: false`.
  */
 import type { Runner } from '../process/runner.js'
+import type { RulesetChange } from './dataplane.js'
 
 /**
  * Events within this long after fwdd's own write, or after the last event of its echo, are taken as
@@ -30,6 +31,42 @@ const OWN_WRITE_GRACE_MS = 150
 /** The grace never outlasts this after the write: a tool writing without pause cannot hide drift forever (the periodic verify stays the backstop). */
 const OWN_ECHO_MAX_MS = 10000
 const RESTART_MS = 1000
+/** The line `nft monitor` ends each transaction with; group 1 is the writer's pid. */
+const GENERATION = /^# new generation \d+ by process (\d+)\b/
+
+/** Folds `nft monitor` lines into changes; pure but for the runner's `ownsPid` (tests feed lines). */
+export class GenerationTracker {
+  /** A writer was named at least once: from then on every transaction is judged by its writer. */
+  attributed = false
+  /** A relevant line was seen since the last generation line. */
+  private pending = false
+
+  constructor(private readonly relevant: (line: string) => boolean, private readonly ownsPid: (pid: number) => boolean) {}
+
+  /**
+   * 'foreign': a transaction that touched fwdd ended and another process wrote it; 'own' / 'none':
+   * nothing to report; 'unattributed': no writer is printed (yet), the caller judges by timing.
+   */
+  onLine(line: string): 'foreign' | 'own' | 'none' | 'unattributed' {
+    const gen = GENERATION.exec(line)
+    if (gen) {
+      this.attributed = true
+      const touched = this.pending
+      this.pending = false
+      if (!touched) return 'none'
+      return this.ownsPid(Number(gen[1])) ? 'own' : 'foreign'
+    }
+    if (line.startsWith('trace id ')) return 'none'
+    if (!this.attributed) return 'unattributed'
+    if (!this.pending && this.relevant(line)) this.pending = true
+    return 'none'
+  }
+
+  /** A restarted monitor starts mid-stream: what was pending belongs to no transaction we will see end. */
+  reset(): void {
+    this.pending = false
+  }
+}
 
 export class RulesetMonitor {
   private ownUntil = 0
@@ -66,16 +103,22 @@ export class RulesetMonitor {
     return true
   }
 
-  watch(onChange: () => void): () => void {
+  watch(onChange: (change: RulesetChange) => void): () => void {
     const stream = this.runner.stream?.bind(this.runner)
     if (!stream) return () => {}
+    const ownsPid = this.runner.ownsPid?.bind(this.runner) ?? (() => false)
+    const gens = new GenerationTracker(this.relevant, ownsPid)
     let stopped = false
     let current: { stop(): void } | null = null
     let timer: NodeJS.Timeout | null = null
     const start = (): void => {
-      current = stream('nft', ['monitor', 'ruleset'], (line) => {
+      gens.reset()
+      current = stream('nft', ['monitor'], (line) => {
+        const verdict = gens.onLine(line)
+        if (verdict === 'foreign') onChange({ attributed: true })
+        if (verdict !== 'unattributed') return
         if (this.isOwnEcho(line)) return
-        if (this.relevant(line)) onChange()
+        if (this.relevant(line)) onChange({ attributed: false })
       }, () => {
         current = null
         if (!stopped) timer = setTimeout(start, RESTART_MS)

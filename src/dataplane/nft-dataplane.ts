@@ -9,7 +9,7 @@
 import type { Runner } from '../process/runner.js'
 import { FwdError } from '../errors.js'
 import type { ApplyResult } from './applier.js'
-import type { Dataplane } from './dataplane.js'
+import type { Dataplane, RulesetChange } from './dataplane.js'
 import { RulesetMonitor, nftEntryGone } from './monitor.js'
 import { parseNftTable } from './nft-parse.js'
 import { FlowCounters } from './flow-counters.js'
@@ -134,7 +134,7 @@ export class NftDataplane implements Dataplane {
     return { removed }
   }
 
-  watch(onChange: () => void): () => void {
+  watch(onChange: (change: RulesetChange) => void): () => void {
     return this.monitor.watch(onChange)
   }
 

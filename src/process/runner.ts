@@ -29,7 +29,17 @@ export interface Runner {
    * line by line (else it is discarded). Optional: fakes without it mean "nothing to watch".
    */
   stream?(file: string, args: readonly string[], onLine: (line: string) => void, onExit: (code: number | null) => void, onStderrLine?: (line: string) => void): { stop(): void }
+  /**
+   * Whether this runner started process `pid` (with `run`) within the last OWN_PID_TTL_MS. The
+   * ruleset watch asks it of the writer `nft monitor` names for each transaction, so fwdd's own
+   * writes are told from another tool's by who made them, not by when. Optional: fakes without it
+   * own nothing.
+   */
+  ownsPid?(pid: number): boolean
 }
+
+/** How long a started process's pid counts as fwdd's own (its write's events arrive within ms; pids wrap far slower). */
+export const OWN_PID_TTL_MS = 5 * 60_000
 
 /** Thrown by `Runner.run` only when the program could not be started at all (ENOENT, EACCES). */
 export class SpawnError extends Error {
@@ -51,15 +61,25 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p))
 
 /** The real runner, backed by execa. Output is not stripped of its final newline. */
 export function createProcessRunner(): Runner {
+  /** pid -> when it was started (ms), pruned as it grows. */
+  const started = new Map<number, number>()
+  const remember = (pid: number | undefined): void => {
+    if (pid === undefined) return
+    const now = performance.now()
+    if (started.size >= 256) for (const [p, at] of started) if (now - at > OWN_PID_TTL_MS) started.delete(p)
+    started.set(pid, now)
+  }
   return {
     async run(file, args, options = {}) {
-      const result = await execa(file, [...args], {
+      const child = execa(file, [...args], {
         input: options.input,
         timeout: options.timeoutMs,
         reject: false,
         stripFinalNewline: false,
         env: { LC_ALL: 'C' },
       })
+      remember(child.pid)
+      const result = await child
       if (result.exitCode === undefined) {
         throw new SpawnError(file, { cause: result.cause ?? result.originalMessage ?? 'failed to start' })
       }
@@ -81,6 +101,10 @@ export function createProcessRunner(): Runner {
       if (onStderrLine) child.stderr?.on('data', splitter(onStderrLine))
       void child.then((r) => onExit(r.exitCode ?? null), () => onExit(null))
       return { stop: () => void child.kill('SIGTERM') }
+    },
+    ownsPid(pid) {
+      const at = started.get(pid)
+      return at !== undefined && performance.now() - at <= OWN_PID_TTL_MS
     },
   }
 }

@@ -196,18 +196,21 @@ export class Reconciler {
 
   /**
    * Another tool changed the ruleset (the dataplane's watch): the node reports not in sync at once
-   * and a verifying sync repairs the kernel.
+   * and a verifying sync repairs the kernel. A change the watch `attributed` to another process is
+   * drift whenever it comes. One told by timing alone (an `nft` that names no writer) may be the
+   * late echo of fwdd's own large write: within OWN_WRITE_ECHO_MS after a sync that wrote it only
+   * asks for a verify, so the LB never sees a false 503. A sync that wrote nothing (or one still
+   * running: the dataplane hides the events of its own write while it runs) makes no echo.
    */
-  driftSuspected(): void {
+  driftSuspected(change: { attributed: boolean } = { attributed: false }): void {
     if (!this.current.started || this.stopped) return
     const now = this.o.clock.now()
-    // Events of fwdd's own large writes can reach the watch late; within this window after a sync
-    // that wrote, an event only asks for a verify, so the LB never sees a false 503. A sync that
-    // wrote nothing (or one still running: the dataplane hides the events of its own write while
-    // it runs) makes no echo, so an event then is drift: counting it as an echo let /lb answer 200
-    // through a third of the flushes the benchmark made during periodic verifies.
-    const ownWriteEcho = this.lastWroteAt !== null && now - this.lastWroteAt < OWN_WRITE_ECHO_MS
-    if (!ownWriteEcho) this.update((s) => ({ ...s, sync: drifted(s.sync, now) }))
+    const ownWriteEcho = !change.attributed && this.lastWroteAt !== null && now - this.lastWroteAt < OWN_WRITE_ECHO_MS
+    if (!ownWriteEcho) {
+      // Once per break (not per event of a tool that keeps writing): why /lb turned 503.
+      if (this.current.sync.driftSince == null) this.log.warn({ attributed: change.attributed }, 'the ruleset was changed by another process: not in sync until a verify repairs it')
+      this.update((s) => ({ ...s, sync: drifted(s.sync, now) }))
+    }
     this.request(true)
   }
 

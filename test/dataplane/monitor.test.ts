@@ -3,13 +3,16 @@ import t from 'tap'
 import { RulesetMonitor, iptablesEntryGone, nftEntryGone } from '../../src/dataplane/monitor.js'
 import type { Runner } from '../../src/process/runner.js'
 
-function fakeStream(): { runner: Runner; emit(line: string): void } {
+/** A fake `nft monitor`; `own` lists the pids the runner started (its ownsPid). */
+function fakeStream(own: number[] = []): { runner: Runner; emit(line: string): void } {
   let onLine: ((l: string) => void) | null = null
   return {
     runner: {
       run: async () => { throw new Error('unexpected run') },
+      ownsPid: (pid) => own.includes(pid),
       stream: (file, args, line) => {
-        if (file !== 'nft' || args.join(' ') !== 'monitor ruleset') throw new Error(`unexpected stream ${file} ${args.join(' ')}`)
+        // Plain `nft monitor`: with an object filter (`ruleset`) nft prints no generation lines.
+        if (file !== 'nft' || args.join(' ') !== 'monitor') throw new Error(`unexpected stream ${file} ${args.join(' ')}`)
         onLine = line
         return { stop: () => { onLine = null } }
       },
@@ -59,6 +62,35 @@ t.test('the echo of a large write is fwdd\'s own for as long as it keeps streami
   await new Promise((r) => setTimeout(r, 200))
   f.emit('add rule ip nat FWD-L-web counter')
   t.equal(changes, 2, 'after 150 ms of quiet an event is someone else\'s')
+  stop()
+})
+
+t.test('with writers named, a transaction is fwdd\'s own exactly when fwdd started its writer', async (t) => {
+  const f = fakeStream([4242])
+  const m = new RulesetMonitor(f.runner, (l) => / ip (nat|filter) /.test(` ${l} `), iptablesEntryGone)
+  const changes: boolean[] = []
+  const stop = m.watch((c) => changes.push(c.attributed))
+  await m.own(async () => {
+    f.emit('add rule ip nat FWD-L-web counter jump FWD-X')
+    f.emit('# new generation 7 by process 4242 (iptables-nft-re)')
+  })
+  t.same(changes, [], 'fwdd\'s write')
+  // Read long after the write: timing would have called it someone else's.
+  await new Promise((r) => setTimeout(r, 200))
+  f.emit('insert rule ip nat PREROUTING counter jump FWD-PREROUTING')
+  f.emit('# new generation 8 by process 4242 (iptables-nft-re)')
+  t.same(changes, [], 'its late echo is still its own')
+  await m.own(async () => {
+    f.emit('delete rule ip nat FWD-L-web handle 3')
+    t.same(changes, [], 'nothing is reported before the transaction ends')
+    f.emit('# new generation 9 by process 777 (iptables)')
+  })
+  t.same(changes, [true], 'another writer\'s change inside fwdd\'s own write, not an entry point: reported, attributed')
+  f.emit('add table ip other')
+  f.emit('# new generation 10 by process 778 (nft)')
+  f.emit('trace id 1a2b ip nat PREROUTING packet: iif "eth0"')
+  f.emit('# new generation 11 by process 779 (nft)')
+  t.same(changes, [true], 'a transaction that touched nothing of fwdd\'s, and a trace line, are not')
   stop()
 })
 

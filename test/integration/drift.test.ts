@@ -7,7 +7,8 @@
  */
 import t from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
-import { httpGet, startDaemon, startServers, webConfig } from '../helpers/daemon.js'
+import path from 'node:path'
+import { ROOT, httpGet, startDaemon, startServers, webConfig } from '../helpers/daemon.js'
 
 const URL = 'http://198.18.0.1:8000/'
 const RESYNC_MS = 2000
@@ -59,3 +60,50 @@ t.test('drift is repaired within one resync period; foreign rules survive', asyn
   t.ok((s.node.driftRepairs ?? 0) >= 3, `status counts the repairs: driftRepairs=${s.node.driftRepairs}`)
   t.equal(s.node.inSync, true)
 })
+
+/**
+ * Polls `/lb` in the node while `breakIt` runs right after one of fwdd's own writes (a reload that
+ * changes a weight), inside the 2 s in which a timing-only watch took every change for fwdd's own
+ * echo and kept `/lb` at 200 through the break. Returns the answers and when the break was made.
+ */
+async function breakRightAfterOwnWrite(topo: Topology, d: Awaited<ReturnType<typeof startDaemon>>, yaml: string, breakIt: () => Promise<unknown>): Promise<{ answers: Array<[number, number, number]>; brokeAt: number; wroteAt: number }> {
+  const poller = topo.spawn(topo.node.ns, process.execPath, [LB_POLL, 'http://127.0.0.1:8080/lb', '4000'])
+  let out = ''
+  poller.stdout?.on('data', (c: Buffer) => { out += c.toString() })
+  while (!out.includes('polling\n')) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => setTimeout(r, 300))
+  const before = (await d.status()).node.lastSyncAt
+  d.writeConfig(yaml.replace(/port: 80 \}/, 'port: 80, weight: 3 }'))
+  await d.ctl(['reload'])
+  let s = await d.status()
+  while (s.node.lastSyncAt === before) s = await d.status()
+  const wroteAt = Date.now()
+  const brokeAt = Date.now()
+  await breakIt()
+  await poller
+  const line = out.split('\n').find((l) => l.startsWith('['))
+  if (!line) throw new Error(`lb-poll printed no answers: ${out}`)
+  return { answers: JSON.parse(line) as Array<[number, number, number]>, brokeAt, wroteAt }
+}
+
+const LB_POLL = path.join(ROOT, 'test/fixtures/lb-poll.mjs')
+
+for (const backend of ['iptables', 'nftables'] as const) {
+  t.test(`${backend}: a flush right after fwdd's own write turns /lb 503 until repaired (the watch names the writer)`, async (t) => {
+    const topo = await createTopology({ servers: 2, prefix: 'dw' })
+    t.teardown(() => topo.destroy())
+    await startServers(topo)
+    // resyncSeconds 30: only the watch can see the break within this test.
+    const yaml = webConfig(topo, { resyncSeconds: 30 }).replace('listeners:', `dataplane: { backend: ${backend} }\nlisteners:`)
+    const d = await startDaemon(topo, yaml)
+    const flush = backend === 'iptables' ? ['iptables', ['-t', 'nat', '-F', 'PREROUTING']] as const : ['nft', ['flush', 'chain', 'ip', 'fwdd', 'prerouting']] as const
+    const { answers, brokeAt, wroteAt } = await breakRightAfterOwnWrite(topo, d, yaml, () => topo.exec(topo.node.ns, flush[0], [...flush[1]]))
+    t.comment(`${backend}: broke ${brokeAt - wroteAt} ms after fwdd's write was seen done`)
+    const after = answers.filter(([asked]) => asked >= brokeAt)
+    const firstDown = after.findIndex(([, , st]) => st === 503)
+    t.ok(firstDown >= 0, `/lb answered 503 after the flush (${after.length} answers after it; before this fix every one was 200)`)
+    t.equal(after.at(-1)?.[2], 200, 'and 200 again once repaired')
+    t.match(d.log(), /the ruleset was changed by another process/, 'the log says why /lb turned 503')
+    t.ok((await httpGet(topo, URL)).ok, 'forwarding works after the repair')
+  })
+}

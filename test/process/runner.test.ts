@@ -31,3 +31,14 @@ t.test('a streamed child does not outlive a SIGKILLed parent', async (t) => {
   }
   t.notOk(alive, 'the child is gone within 2 s of its parent\'s SIGKILL')
 })
+
+t.test('the runner knows the pids of the processes it ran (the ruleset watch tells fwdd\'s writes by them)', async (t) => {
+  const { createProcessRunner } = await import('../../src/process/runner.js')
+  const runner = createProcessRunner()
+  const r = await runner.run('sh', ['-c', 'echo $$'])
+  const pid = Number(r.stdout.trim())
+  t.ok(pid > 0, `ran as pid ${pid}`)
+  t.equal(runner.ownsPid?.(pid), true, 'a pid it started')
+  t.equal(runner.ownsPid?.(process.pid), false, 'not its own process')
+  t.equal(createProcessRunner().ownsPid?.(pid), false, 'nor another runner\'s child')
+})

@@ -334,6 +334,22 @@ t.test('a ruleset event right after a sync (the echo of fwdd\'s own write) asks 
   h.rec.stop()
 })
 
+t.test('a change the watch attributed to another process is drift even right after fwdd\'s own write', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  await h.running()
+  // Within the timing echo window of the first (writing) sync: iptables-nft replaying a flush that
+  // raced fwdd's write lands here, and nft monitor names its writer.
+  const gate = h.hold()
+  h.fake.tables.nat.get('PREROUTING')!.length = 0
+  h.rec.driftSuspected({ attributed: true })
+  t.equal(status(h).node.inSync, false, '/lb answers 503 at once')
+  gate.release()
+  await h.clock.advance(100)
+  t.equal(status(h).node.inSync, true, 'in sync once the verify repaired it')
+  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  h.rec.stop()
+})
+
 t.test('drift seen while a verify that writes nothing is running is drift, not an echo', async (t) => {
   const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
   await h.running()
