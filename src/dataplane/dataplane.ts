@@ -19,8 +19,12 @@ export interface Dataplane {
    * established flows: conntrack entries outlive the rules that made them).
    */
   adopt(): Promise<boolean>
-  /** Renders and writes the rule set for this input in one transaction; verify = read the kernel and repair drift. Idempotent. */
-  apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult>
+  /**
+   * Renders and writes the rule set for this input in one transaction. `verify`: read the kernel
+   * and repair drift; `entries`: read and repair only the entry points (the built-in chains fwdd
+   * jumps from), trusting what was last applied for fwdd's own chains. Idempotent.
+   */
+  apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult>
   /** Per-target bytes/packets keyed by targetKey(listener, address, port). */
   counters(): Promise<Map<string, { bytes: number; packets: number }>>
   /** The rule set as applied, for `fwdctl rules` (iptables-save text or the nft table). */
@@ -39,6 +43,11 @@ export interface RulesetChange {
    * that prints no writer), so it may still be the late echo of fwdd's own write.
    */
   attributed: boolean
+  /**
+   * Every line of the change was within the entry points (iptables: the built-in chains fwdd jumps
+   * from), so a verify of those alone repairs it; false: it may have touched fwdd's own chains.
+   */
+  entriesOnly: boolean
 }
 
 /** Key of a target's counters: `${listener}|${address}:${port}`. */

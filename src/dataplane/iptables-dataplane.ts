@@ -9,7 +9,7 @@ import { Applier, type ApplyResult } from './applier.js'
 import { detectBackend } from './backend.js'
 import type { Dataplane, RulesetChange } from './dataplane.js'
 import { FlowCounters } from './flow-counters.js'
-import { RulesetMonitor, iptablesEntryGone } from './monitor.js'
+import { RulesetMonitor, iptablesEntryGone, iptablesInEntries } from './monitor.js'
 import { NFT_TABLE } from './nft-render.js'
 import { RenderMemo, renderRuleSet, type RenderInput } from './render.js'
 import { ensureConntrackAccounting } from './sysctl.js'
@@ -29,7 +29,7 @@ export class IptablesDataplane implements Dataplane {
     if (warning !== undefined) this.warning = warning
     this.flows = new FlowCounters(runner)
     // iptables-nft writes the `ip nat` and `ip filter` nf_tables tables; legacy is invisible to nft monitor.
-    this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (nat|filter) /.test(` ${line} `), iptablesEntryGone)
+    this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (nat|filter) /.test(` ${line} `), iptablesEntryGone, iptablesInEntries)
   }
 
   static async create(runner: Runner, override?: string): Promise<IptablesDataplane> {
@@ -46,7 +46,7 @@ export class IptablesDataplane implements Dataplane {
     return true
   }
 
-  async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
+  async apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult> {
     this.flows.setListeners(input)
     return this.monitor.own(() => this.applier.apply(renderRuleSet(input, this.memo), opts))
   }

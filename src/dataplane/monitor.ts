@@ -40,31 +40,39 @@ export class GenerationTracker {
   attributed = false
   /** A relevant line was seen since the last generation line. */
   private pending = false
+  /** One of those lines reached beyond the entry points. */
+  private pendingBeyond = false
 
-  constructor(private readonly relevant: (line: string) => boolean, private readonly ownsPid: (pid: number) => boolean) {}
+  constructor(private readonly relevant: (line: string) => boolean, private readonly ownsPid: (pid: number) => boolean, private readonly inEntries: (line: string) => boolean = () => false) {}
 
   /**
-   * 'foreign': a transaction that touched fwdd ended and another process wrote it; 'own' / 'none':
-   * nothing to report; 'unattributed': no writer is printed (yet), the caller judges by timing.
+   * 'foreign' / 'foreign-entries': a transaction that touched fwdd ended and another process wrote
+   * it (-entries: every relevant line was within the entry points); 'own' / 'none': nothing to
+   * report; 'unattributed': no writer is printed (yet), the caller judges by timing.
    */
-  onLine(line: string): 'foreign' | 'own' | 'none' | 'unattributed' {
+  onLine(line: string): 'foreign' | 'foreign-entries' | 'own' | 'none' | 'unattributed' {
     const gen = GENERATION.exec(line)
     if (gen) {
       this.attributed = true
       const touched = this.pending
-      this.pending = false
+      const beyond = this.pendingBeyond
+      this.pending = this.pendingBeyond = false
       if (!touched) return 'none'
-      return this.ownsPid(Number(gen[1])) ? 'own' : 'foreign'
+      if (this.ownsPid(Number(gen[1]))) return 'own'
+      return beyond ? 'foreign' : 'foreign-entries'
     }
     if (line.startsWith('trace id ')) return 'none'
     if (!this.attributed) return 'unattributed'
-    if (!this.pending && this.relevant(line)) this.pending = true
+    if (this.relevant(line)) {
+      this.pending = true
+      if (!this.pendingBeyond && !this.inEntries(line)) this.pendingBeyond = true
+    }
     return 'none'
   }
 
   /** A restarted monitor starts mid-stream: what was pending belongs to no transaction we will see end. */
   reset(): void {
-    this.pending = false
+    this.pending = this.pendingBeyond = false
   }
 }
 
@@ -77,8 +85,10 @@ export class RulesetMonitor {
   /**
    * @param relevant whether a monitor line concerns fwdd (its table, or the iptables tables it hooks into)
    * @param entryGone whether a line removes one of fwdd's entry points (reported even during fwdd's own writes)
+   * @param inEntries whether a line stays within the entry points (the built-in chains fwdd jumps
+   *   from), so that a verify of those alone repairs it
    */
-  constructor(private readonly runner: Runner, private readonly relevant: (line: string) => boolean, private readonly entryGone: (line: string) => boolean = () => false) {}
+  constructor(private readonly runner: Runner, private readonly relevant: (line: string) => boolean, private readonly entryGone: (line: string) => boolean = () => false, private readonly inEntries: (line: string) => boolean = () => false) {}
 
   /** Wraps one of fwdd's own writes so its events are not reported as someone else's change. */
   async own<T>(write: () => Promise<T>): Promise<T> {
@@ -107,7 +117,7 @@ export class RulesetMonitor {
     const stream = this.runner.stream?.bind(this.runner)
     if (!stream) return () => {}
     const ownsPid = this.runner.ownsPid?.bind(this.runner) ?? (() => false)
-    const gens = new GenerationTracker(this.relevant, ownsPid)
+    const gens = new GenerationTracker(this.relevant, ownsPid, this.inEntries)
     let stopped = false
     let current: { stop(): void } | null = null
     let timer: NodeJS.Timeout | null = null
@@ -115,10 +125,10 @@ export class RulesetMonitor {
       gens.reset()
       current = stream('nft', ['monitor'], (line) => {
         const verdict = gens.onLine(line)
-        if (verdict === 'foreign') onChange({ attributed: true })
+        if (verdict === 'foreign' || verdict === 'foreign-entries') onChange({ attributed: true, entriesOnly: verdict === 'foreign-entries' })
         if (verdict !== 'unattributed') return
         if (this.isOwnEcho(line)) return
-        if (this.relevant(line)) onChange({ attributed: false })
+        if (this.relevant(line)) onChange({ attributed: false, entriesOnly: this.inEntries(line) })
       }, () => {
         current = null
         if (!stopped) timer = setTimeout(start, RESTART_MS)
@@ -136,6 +146,16 @@ export class RulesetMonitor {
 /** iptables-nft: a rule deleted from, or a flush of, a built-in chain fwdd jumps from (fwdd's syncs only insert there). */
 export function iptablesEntryGone(line: string): boolean {
   return /^(delete rule|flush chain|delete chain) ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line) || /^(flush|delete) table ip (nat|filter)$/.test(line)
+}
+
+/**
+ * iptables-nft: a change that stays within the built-in chains fwdd jumps from (a rule added,
+ * inserted, deleted or replaced there, or one of them flushed or made anew). Reading those chains
+ * alone (`iptables -S CHAIN`) tells whether fwdd's jumps are intact. A flush or delete of a whole
+ * table, or anything in another chain, is not.
+ */
+export function iptablesInEntries(line: string): boolean {
+  return /^(add|insert|delete|replace) rule ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD) /.test(line) || /^(add|flush|delete) chain ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line)
 }
 
 /** nftables backend: fwdd's table deleted, or one of its hooked base chains deleted, flushed or losing a rule. */

@@ -50,10 +50,11 @@ export class NftDataplane implements Dataplane {
     return true
   }
 
-  async apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult> {
+  async apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult> {
     this.flows.setListeners(input)
     const want = renderNft(input, this.memo)
-    const verify = opts.verify || this.last === null
+    // No entries-only read here: the watch never reports an entries-only change for fwdd's table.
+    const verify = opts.verify || opts.entries === true || this.last === null
     const have = verify ? (await this.readKernel()) ?? new Map<string, NftBlock>() : this.last!
     const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, drift: [] }
     const declare: string[] = []

@@ -26,19 +26,20 @@ import { PassiveLink, type TrafficWatch } from './passive-link.js'
 import { effectiveHealthOf } from './passive-state.js'
 import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type EventDrainState, type ReconcilerState } from './state.js'
 import { applied, drifted, driftRepaired, failed, queued, syncStarted, withError } from './sync-health.js'
-import { SyncRunner } from './sync-runner.js'
+import { SyncRunner, type Verify } from './sync-runner.js'
+import type { RulesetChange } from '../dataplane/dataplane.js'
 
 /** What the reconciler writes rules through (the iptables or nftables dataplane). */
 /** Targets named in a health-change log line when one check serves many listeners. */
 const LOGGED_TARGETS = 5
 
 export interface RuleWriter {
-  apply(input: RenderInput, opts: { verify: boolean }): Promise<ApplyResult>
+  apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult>
 }
 
 /** Notifications for metrics and logs; none of them may throw. */
 export interface ReconcilerHooks {
-  onSynced?(result: ApplyResult, seconds: number, verify: boolean): void
+  onSynced?(result: ApplyResult, seconds: number, verify: Verify): void
   onApplyFailed?(err: unknown): void
   onTransition?(target: ResolvedTarget, from: TargetHealth, to: TargetHealth): void
   onCheck?(target: CheckedTarget, result: CheckResult): void
@@ -177,7 +178,7 @@ export class Reconciler {
   }
 
   /** Asks for a sync; `verify` reads the kernel and repairs drift. Before `start()` it does nothing. */
-  request(verify: boolean): void {
+  request(verify: Verify): void {
     if (!this.current.started || this.stopped) return
     this.update((s) => ({ ...s, sync: queued(s.sync, this.o.clock.now()) }))
     this.o.hooks?.onQueued?.()
@@ -202,16 +203,19 @@ export class Reconciler {
    * asks for a verify, so the LB never sees a false 503. A sync that wrote nothing (or one still
    * running: the dataplane hides the events of its own write while it runs) makes no echo.
    */
-  driftSuspected(change: { attributed: boolean } = { attributed: false }): void {
+  driftSuspected(change: RulesetChange = { attributed: false, entriesOnly: false }): void {
     if (!this.current.started || this.stopped) return
     const now = this.o.clock.now()
     const ownWriteEcho = !change.attributed && this.lastWroteAt !== null && now - this.lastWroteAt < OWN_WRITE_ECHO_MS
+    // A change only to the built-in chains fwdd jumps from is repaired by reading those chains
+    // (milliseconds), not the whole rule set (seconds at 10,000 listeners).
+    const scope = change.entriesOnly ? 'entries' : 'full'
     if (!ownWriteEcho) {
       // Once per break (not per event of a tool that keeps writing): why /lb turned 503.
-      if (this.current.sync.driftSince == null) this.log.warn({ attributed: change.attributed }, 'the ruleset was changed by another process: not in sync until a verify repairs it')
-      this.update((s) => ({ ...s, sync: drifted(s.sync, now) }))
+      if (this.current.sync.driftSince == null) this.log.warn({ attributed: change.attributed, scope }, 'the ruleset was changed by another process: not in sync until a verify repairs it')
+      this.update((s) => ({ ...s, sync: drifted(s.sync, now, scope) }))
     }
-    this.request(true)
+    this.request(change.entriesOnly ? 'entries' : true)
   }
 
   /** Records a rejected reload: the last good config stays; the error shows until a good reload. */
@@ -339,7 +343,7 @@ export class Reconciler {
     this.request(false)
   }
 
-  private async sync(verify: boolean): Promise<void> {
+  private async sync(verify: Verify): Promise<void> {
     const clock = this.o.clock
     const started = clock.now()
     const t0 = performance.now()
@@ -349,12 +353,12 @@ export class Reconciler {
     const rotation = rotations(state)
     const sources = resolveSources(state.config, this.world())
     const input = renderInputOf(state.config, state.index.byListener as Map<string, ResolvedTarget[]>, rotation, sources)
-    const result = await this.o.dataplane.apply(input, { verify })
+    const result = await this.o.dataplane.apply(input, { verify: verify === true, entries: verify === 'entries' })
     if (result.chainsWritten + result.chainsDeleted + result.jumpsFixed > 0) this.lastWroteAt = clock.now()
     if (result.drift.length > 0) this.log.warn({ drift: result.drift }, 'repaired rules changed behind fwdd')
     let cuts: ReturnType<typeof flowCutsFor>['cuts'] = []
     this.update((s) => {
-      const next = { ...s, applied: rotation, sync: verify ? driftRepaired(applied(s.sync, clock.now()), started) : applied(s.sync, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
+      const next = { ...s, applied: rotation, sync: verify ? driftRepaired(applied(s.sync, clock.now()), started, verify === true ? 'full' : 'entries') : applied(s.sync, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
       const c = flowCutsFor(next, rotation)
       cuts = c.cuts
       // A target that turned unhealthy while these rules were written is still in them: it stays queued.

@@ -32,11 +32,19 @@ export interface SyncHealth {
    * answers 200 while fwdd's jumps or chains may be missing.
    */
   driftSince?: number | null
+  /**
+   * What the drift seen so far may have touched: 'entries', only the built-in chains fwdd jumps
+   * from (a verify of those alone repairs it); 'full', anything (only a full verify repairs it).
+   */
+  driftScope?: VerifyScope | null
   /** Whether at least one sync succeeded since the daemon started. */
   everApplied: boolean
   /** Kind -> message of the last failure of that kind. */
   errors: Partial<Record<SyncErrorKind, string>>
 }
+
+/** How much of the kernel a verify reads: the entry points alone, or everything fwdd owns. */
+export type VerifyScope = 'entries' | 'full'
 
 /** A change not applied within this long makes the node "not in sync" (and `/lb` answer 503). */
 export const STALE_AFTER_MS = 5000
@@ -67,14 +75,20 @@ export function failed(h: SyncHealth, kind: 'read' | 'apply', message: string, n
   return { ...h, queuedAt: oldest, inFlightSince: null, failingSince: h.failingSince ?? now, errors: { ...rest, [kind]: message } }
 }
 
-/** Someone else changed the ruleset at `now`: not in sync until a verifying sync repairs it. */
-export function drifted(h: SyncHealth, now: number): SyncHealth {
-  return { ...h, driftSince: h.driftSince ?? now }
+/** Someone else changed the ruleset at `now`, within `scope`: not in sync until a verify of that scope repairs it. */
+export function drifted(h: SyncHealth, now: number, scope: VerifyScope = 'full'): SyncHealth {
+  return { ...h, driftSince: h.driftSince ?? now, driftScope: h.driftScope === 'full' ? 'full' : scope }
 }
 
-/** A verifying sync that started at `startedAt` succeeded: drift seen before it is repaired. */
-export function driftRepaired(h: SyncHealth, startedAt: number): SyncHealth {
-  return h.driftSince != null && h.driftSince <= startedAt ? { ...h, driftSince: null } : h
+/**
+ * A verifying sync of `scope` that started at `startedAt` succeeded: drift seen before it is
+ * repaired, unless the drift may reach beyond what that sync read (an entries verify cannot clear
+ * drift of unknown scope).
+ */
+export function driftRepaired(h: SyncHealth, startedAt: number, scope: VerifyScope = 'full'): SyncHealth {
+  if (h.driftSince == null || h.driftSince > startedAt) return h
+  if (scope === 'entries' && h.driftScope !== 'entries') return h
+  return { ...h, driftSince: null, driftScope: null }
 }
 
 /** Sets or clears (null) the error of a kind outside the sync path (a rejected reload). */

@@ -8,21 +8,32 @@
 
 import { systemClock, type Clock } from '../clock.js'
 
+/** How much of the kernel a sync reads before writing: nothing (trust memory), the entry points, or all. */
+export type Verify = boolean | 'entries'
+
+/** The stronger of two verify levels: false < 'entries' < true. */
+export function strongerVerify(a: Verify, b: Verify): Verify {
+  return a === true || b === true ? true : a === 'entries' || b === 'entries' ? 'entries' : false
+}
+
 export interface SyncRunnerOptions {
   minIntervalMs: number
   /** First retry delay after a failure; doubles up to `maxBackoffMs`. */
   backoffMs?: number
   maxBackoffMs?: number
   clock?: Clock
-  /** Does the work. `verify` asks for a full read-and-repair of the kernel. */
-  sync(verify: boolean): Promise<void>
+  /**
+   * Does the work. `verify`: true asks for a full read-and-repair of the kernel, 'entries' for a
+   * read-and-repair of the entry points alone (the built-in chains fwdd jumps from).
+   */
+  sync(verify: Verify): Promise<void>
   onError?(err: unknown, retryInMs: number): void
 }
 
 /** Runs `sync` on request, within the bounds above. Construct once; `stop()` is final. */
 export class SyncRunner {
   private pending = false
-  private pendingVerify = false
+  private pendingVerify: Verify = false
   private running = false
   private timer: unknown = null
   private timerAt = 0
@@ -40,10 +51,10 @@ export class SyncRunner {
   }
 
   /** Asks for a sync; returns at once. Several requests before it runs make one sync. */
-  request(verify = false): void {
+  request(verify: Verify = false): void {
     if (this.stopped) return
     this.pending = true
-    this.pendingVerify ||= verify
+    this.pendingVerify = strongerVerify(this.pendingVerify, verify)
     if (!this.running) this.arm(this.nextDelay())
   }
 

@@ -150,3 +150,23 @@ t.test('a DNAT another tool inserts above the jump steals the listener: a verify
   fake.tables.filter.get('FORWARD')!.unshift('-j ACCEPT')
   t.same((await applier.apply(renderRuleSet(two), { verify: true })).drift, [])
 })
+
+t.test('an entries verify reads only the built-in chains (no iptables-save) and repairs the jumps there', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(two), { verify: true })
+  fake.tables.nat.set('PREROUTING', ['-m addrtype --dst-type LOCAL -j DOCKER']) // someone flushed it and re-added theirs
+  const steal = '-p tcp -m tcp --dport 8000 -j DNAT --to-destination 198.18.9.9:80'
+  fake.tables.nat.get('PREROUTING')!.unshift(steal)
+  fake.tables.filter.get('INPUT')!.length = 0
+  fake.calls = []
+  const r = await applier.apply(renderRuleSet(two), { verify: false, entries: true })
+  t.same(fake.calls.filter((c) => c.file.endsWith('-save')), [], 'no full read')
+  t.same(fake.calls.filter((c) => c.file === 'iptables-nft').map((c) => c.args.slice(2).join(' ')), ['-t nat -S PREROUTING', '-t nat -S POSTROUTING', '-t filter -S FORWARD', '-t filter -S INPUT'], 'the four built-in chains, one by one')
+  t.same(r.drift.sort(), ['filter/INPUT->FWD-INPUT', 'nat/PREROUTING->FWD-PREROUTING'], 'both missing jumps counted as drift')
+  t.equal(fake.restoreCalls(), 1, 'one transaction')
+  t.equal(r.chainsWritten, 0, 'fwdd\'s own chains are not rewritten')
+  t.same(fake.tables.nat.get('PREROUTING'), ['-m comment --comment fwdd -j FWD-PREROUTING', steal, '-m addrtype --dst-type LOCAL -j DOCKER'], 'the jump is back at the top, above the rule inserted meanwhile')
+  t.equal(fake.tables.filter.get('INPUT')![0], '-m comment --comment fwdd -j FWD-INPUT')
+  const again = await applier.apply(renderRuleSet(two), { verify: false, entries: true })
+  t.same([again.drift, again.jumpsFixed, fake.restoreCalls()], [[], 0, 1], 'intact: nothing written')
+})

@@ -1,6 +1,6 @@
 // RulesetMonitor with a fake `nft monitor` stream: what fwdd's own writes hide, and what they never hide.
 import t from 'tap'
-import { RulesetMonitor, iptablesEntryGone, nftEntryGone } from '../../src/dataplane/monitor.js'
+import { RulesetMonitor, iptablesEntryGone, iptablesInEntries, nftEntryGone } from '../../src/dataplane/monitor.js'
 import type { Runner } from '../../src/process/runner.js'
 
 /** A fake `nft monitor`; `own` lists the pids the runner started (its ownsPid). */
@@ -91,6 +91,24 @@ t.test('with writers named, a transaction is fwdd\'s own exactly when fwdd start
   f.emit('trace id 1a2b ip nat PREROUTING packet: iif "eth0"')
   f.emit('# new generation 11 by process 779 (nft)')
   t.same(changes, [true], 'a transaction that touched nothing of fwdd\'s, and a trace line, are not')
+  stop()
+})
+
+t.test('a foreign transaction that stays within the built-in chains is entries-only; one reaching fwdd\'s chains is not', async (t) => {
+  const f = fakeStream([4242])
+  const m = new RulesetMonitor(f.runner, (l) => / ip (nat|filter) /.test(` ${l} `), iptablesEntryGone, iptablesInEntries)
+  const changes: Array<{ attributed: boolean; entriesOnly: boolean }> = []
+  const stop = m.watch((c) => changes.push(c))
+  f.emit('# new generation 1 by process 4242 (iptables-nft-re)') // writers are named from here on
+  f.emit('delete rule ip nat PREROUTING handle 3')
+  f.emit('add rule ip filter INPUT tcp dport 22 accept')
+  f.emit('# new generation 2 by process 777 (iptables)')
+  f.emit('delete rule ip nat PREROUTING handle 4')
+  f.emit('flush chain ip nat FWD-SERVICES')
+  f.emit('# new generation 3 by process 778 (iptables)')
+  f.emit('flush table ip nat')
+  f.emit('# new generation 4 by process 779 (iptables)')
+  t.same(changes, [{ attributed: true, entriesOnly: true }, { attributed: true, entriesOnly: false }, { attributed: true, entriesOnly: false }])
   stop()
 })
 

@@ -33,11 +33,22 @@ export class FakeIptables implements Runner {
       }
       return this.restore(options.input ?? '')
     }
+    if (file === this.prefix && args.includes('-S')) return this.list(args)
     throw new Error(`fake: unexpected program ${file} ${args.join(' ')}`)
   }
 
   restoreCalls(): number {
     return this.calls.filter((c) => c.file.endsWith('-restore')).length
+  }
+
+  /** `iptables -t TABLE -S CHAIN`: the chain's policy line and its rules; a missing chain fails as iptables does. */
+  private list(args: readonly string[]): RunResult {
+    const table = this.tables[args[args.indexOf('-t') + 1] ?? 'filter']
+    const chain = args[args.indexOf('-S') + 1] ?? ''
+    const rules = table?.get(chain)
+    if (!rules) return { exitCode: 1, stdout: '', stderr: `iptables: No chain/target/match by that name.\n` }
+    const head = Object.values(BUILTIN).some((b) => b.includes(chain)) ? `-P ${chain} ACCEPT` : `-N ${chain}`
+    return { exitCode: 0, stdout: [head, ...rules.map((r) => `-A ${chain} ${r}`)].join('\n') + '\n', stderr: '' }
   }
 
   private save(args: readonly string[]): RunResult {

@@ -341,12 +341,40 @@ t.test('a change the watch attributed to another process is drift even right aft
   // raced fwdd's write lands here, and nft monitor names its writer.
   const gate = h.hold()
   h.fake.tables.nat.get('PREROUTING')!.length = 0
-  h.rec.driftSuspected({ attributed: true })
+  h.rec.driftSuspected({ attributed: true, entriesOnly: false })
   t.equal(status(h).node.inSync, false, '/lb answers 503 at once')
   gate.release()
   await h.clock.advance(100)
   t.equal(status(h).node.inSync, true, 'in sync once the verify repaired it')
   t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  h.rec.stop()
+})
+
+t.test('a change only to the built-in chains is repaired by an entries verify; one of unknown scope needs a full one', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  await h.running()
+  await h.clock.advance(3000)
+  h.fake.tables.nat.get('PREROUTING')!.length = 0
+  h.fake.calls = []
+  h.rec.driftSuspected({ attributed: true, entriesOnly: true })
+  t.equal(status(h).node.inSync, false, 'not in sync at once')
+  await h.clock.advance(100)
+  t.equal(status(h).node.inSync, true, 'in sync after the entries verify')
+  t.same(h.fake.calls.filter((c) => c.file.endsWith('-save')), [], 'without a full read')
+  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  // Entries-only, then a change that reached fwdd's chains before the repair ran: a full verify.
+  await h.clock.advance(3000)
+  const gate = h.hold()
+  h.fake.tables.nat.get('PREROUTING')!.length = 0
+  h.rec.driftSuspected({ attributed: true, entriesOnly: true })
+  h.fake.tables.nat.set('FWD-SERVICES', [])
+  h.rec.driftSuspected({ attributed: true, entriesOnly: false })
+  h.fake.calls = []
+  gate.release()
+  await h.clock.advance(200)
+  t.ok(h.fake.calls.some((c) => c.file.endsWith('-save')), 'a full read')
+  t.equal(status(h).node.inSync, true, 'in sync once the full verify repaired both')
+  t.ok((h.fake.tables.nat.get('FWD-SERVICES') ?? []).length > 0, 'fwdd\'s chain is refilled')
   h.rec.stop()
 })
 
