@@ -158,6 +158,18 @@ export function iptablesInEntries(line: string): boolean {
   return /^(add|insert|delete|replace) rule ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD) /.test(line) || /^(add|flush|delete) chain ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line)
 }
 
+/** The base chains of fwdd's nft table (its entry points: the only chains hooked into the kernel). */
+export const NFT_BASE_CHAINS = ['prerouting', 'postrouting', 'forward', 'input'] as const
+
+/**
+ * nftables backend: a change that stays within the base chains of fwdd's table (a rule added,
+ * inserted, deleted or replaced there, or one flushed). Reading those chains alone repairs it; a
+ * deleted table or chain, or a change to a listener chain, set or map, is not.
+ */
+export function nftInEntries(line: string): boolean {
+  return /^(add|insert|delete|replace) rule ip fwdd (prerouting|postrouting|forward|input) /.test(line) || /^flush chain ip fwdd (prerouting|postrouting|forward|input)$/.test(line)
+}
+
 /** nftables backend: fwdd's table deleted, or one of its hooked base chains deleted, flushed or losing a rule. */
 export function nftEntryGone(line: string): boolean {
   return /^delete table ip fwdd$/.test(line) || /^(flush chain|delete chain|delete rule) ip fwdd (prerouting|postrouting|forward|input)\b/.test(line)

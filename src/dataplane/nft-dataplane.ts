@@ -10,7 +10,7 @@ import type { Runner } from '../process/runner.js'
 import { FwdError } from '../errors.js'
 import type { ApplyResult } from './applier.js'
 import type { Dataplane, RulesetChange } from './dataplane.js'
-import { RulesetMonitor, nftEntryGone } from './monitor.js'
+import { NFT_BASE_CHAINS, RulesetMonitor, nftEntryGone, nftInEntries } from './monitor.js'
 import { parseNftTable } from './nft-parse.js'
 import { FlowCounters } from './flow-counters.js'
 import { NFT_TABLE, NftMemo, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
@@ -28,7 +28,7 @@ export class NftDataplane implements Dataplane {
   private readonly monitor: RulesetMonitor
 
   constructor(private readonly runner: Runner, private readonly otherCleanup?: () => Promise<string[]>) {
-    this.monitor = new RulesetMonitor(runner, (line) => line.includes(` ${T} `) || line.endsWith(` ${T}`), nftEntryGone)
+    this.monitor = new RulesetMonitor(runner, (line) => line.includes(` ${T} `) || line.endsWith(` ${T}`), nftEntryGone, nftInEntries)
     this.flows = new FlowCounters(runner)
   }
 
@@ -37,6 +37,20 @@ export class NftDataplane implements Dataplane {
     if (r.exitCode !== 0) {
       if (/No such file or directory/.test(r.stderr)) return null
       throw new FwdError('FWD_ERR_IPTABLES_SAVE', `reading the nft table ${T}: nft exited ${r.exitCode}: ${r.stderr.trim()}`)
+    }
+    return parseNftTable(r.stdout)
+  }
+
+  /**
+   * The base chains alone, in one `nft` run (one cache fetch): what an entries verify compares.
+   * null when one of them (or the table) is gone: only a full verify can repair that.
+   */
+  async readEntries(): Promise<NftModel | null> {
+    const script = NFT_BASE_CHAINS.map((c) => `list chain ${T} ${c}`).join('\n')
+    const r = await this.runner.run('nft', ['-s', '-f', '-'], { input: `${script}\n`, timeoutMs: 30000 })
+    if (r.exitCode !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return null
+      throw new FwdError('FWD_ERR_IPTABLES_SAVE', `reading the base chains of ${T}: nft exited ${r.exitCode}: ${r.stderr.trim()}`)
     }
     return parseNftTable(r.stdout)
   }
@@ -53,9 +67,19 @@ export class NftDataplane implements Dataplane {
   async apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult> {
     this.flows.setListeners(input)
     const want = renderNft(input, this.memo)
-    // No entries-only read here: the watch never reports an entries-only change for fwdd's table.
-    const verify = opts.verify || opts.entries === true || this.last === null
-    const have = verify ? (await this.readKernel()) ?? new Map<string, NftBlock>() : this.last!
+    let verify = opts.verify || this.last === null
+    let have: NftModel = this.last ?? new Map<string, NftBlock>()
+    if (!verify && opts.entries) {
+      // An entries verify: the base chains as the kernel has them, the rest as last written.
+      const base = await this.readEntries()
+      if (base === null) verify = true
+      else {
+        have = new Map(this.last!)
+        for (const [key, b] of base) have.set(key, b)
+      }
+    }
+    const read = verify || opts.entries === true
+    if (verify) have = (await this.readKernel()) ?? new Map<string, NftBlock>()
     const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, drift: [] }
     const declare: string[] = []
     const elemDel: string[] = []
@@ -67,7 +91,7 @@ export class NftDataplane implements Dataplane {
       const cur = have.get(key)
       if (cur && sameBlock(cur, b)) continue
       const prev = this.last?.get(key)
-      if (verify && this.last && prev && (!cur || !sameBlock(prev, cur))) result.drift.push(`nft/${key}`)
+      if (read && this.last && prev && (!cur || !sameBlock(prev, cur))) result.drift.push(`nft/${key}`)
       if (!cur || cur.decl.join('\n') !== b.decl.join('\n')) {
         if (cur && b.kind !== 'chain') {
           // A set or map declared differently (someone changed its type) cannot be altered in place.

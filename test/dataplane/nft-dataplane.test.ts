@@ -2,6 +2,7 @@
 // `nft list table` prints back (no false drift), a flip writes one chain, drift is found and
 // repaired, counters read, cleanup removes the table and only it.
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { NftDataplane } from '../../src/dataplane/nft-dataplane.js'
 import type { RenderInput, RenderTarget } from '../../src/dataplane/render.js'
 import { emptyNs, nsRunner } from '../helpers/ns-runner.js'
@@ -62,22 +63,40 @@ t.test('nft dataplane on the real kernel', async (t) => {
   t.equal((await runner.run('nft', ['list', 'table', 'ip', 'other'])).exitCode, 0, 'another table survives')
 })
 
+/** Another tool's nft: not run through fwdd's runner, so not a pid fwdd started. */
+function other(ns: string, args: string[]): void {
+  execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args])
+}
+
 t.test('watch reports a change by another tool within a second', async (t) => {
   const { ns, remove } = emptyNs('fwnfw')
   t.teardown(remove)
   const runner = nsRunner(ns)
   const dp = new NftDataplane(runner)
   await dp.apply(input([tgt('198.18.1.2')]), { verify: false })
-  let changes = 0
-  const stop = dp.watch(() => changes++)
+  const seen: Array<{ attributed: boolean; entriesOnly: boolean }> = []
+  const stop = dp.watch((c) => seen.push(c))
   t.teardown(stop)
   await new Promise((r) => setTimeout(r, 500))
   await dp.apply(input([tgt('198.18.3.2')]), { verify: false })
   await new Promise((r) => setTimeout(r, 300))
-  t.equal(changes, 0, "fwdd's own write is not reported")
+  t.same(seen, [], "fwdd's own write is not reported (nft monitor names fwdd's nft as its writer)")
   const at = performance.now()
-  await runner.run('nft', ['flush', 'chain', 'ip', 'fwdd', 'prerouting'])
-  while (changes === 0 && performance.now() - at < 2000) await new Promise((r) => setTimeout(r, 10))
-  t.ok(changes > 0, `flush reported after ${Math.round(performance.now() - at)} ms`)
+  other(ns, ['flush', 'chain', 'ip', 'fwdd', 'prerouting'])
+  while (seen.length === 0 && performance.now() - at < 2000) await new Promise((r) => setTimeout(r, 10))
+  t.ok(seen.length > 0, `flush reported after ${Math.round(performance.now() - at)} ms`)
   t.ok(performance.now() - at < 1000)
+  t.same(seen, [{ attributed: true, entriesOnly: true }], 'by another process, within the base chains')
+  const repaired = await dp.apply(input([tgt('198.18.3.2')]), { verify: false, entries: true })
+  t.same(repaired.drift, ['nft/chain prerouting'], 'an entries verify finds the flushed base chain')
+  t.equal(repaired.chainsWritten, 1, 'and rewrites it alone')
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(seen.length, 1, 'the repair is fwdd\'s own write: not reported')
+  other(ns, ['flush', 'chain', 'ip', 'fwdd', 'l-web'])
+  while (seen.length === 1 && performance.now() - at < 3000) await new Promise((r) => setTimeout(r, 10))
+  t.same(seen[1], { attributed: true, entriesOnly: false }, 'a listener chain flushed is beyond the entry points')
+  other(ns, ['delete', 'table', 'ip', 'fwdd'])
+  const rebuilt = await dp.apply(input([tgt('198.18.3.2')]), { verify: false, entries: true })
+  t.ok(rebuilt.chainsWritten > 5, 'an entries verify that finds the table gone writes it whole')
+  t.same((await dp.apply(input([tgt('198.18.3.2')]), { verify: true })).drift, [], 'after which a full verify finds nothing')
 })

@@ -10,6 +10,8 @@ export function nsRunner(ns: string): Runner {
   return {
     run: (file, args, options) => real.run('ip', ['netns', 'exec', ns, file, ...args], options),
     stream: (file, args, onLine, onExit) => real.stream!('ip', ['netns', 'exec', ns, file, ...args], onLine, onExit),
+    // `ip netns exec` execs the program in place: the pid the runner saw is the writer nft names.
+    ownsPid: (pid) => real.ownsPid!(pid),
   }
 }
 
