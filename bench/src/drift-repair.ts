@@ -9,7 +9,7 @@
  * poller asks `/lb` all along; a 200 asked after the break command returned and answered before
  * the repair showed is a lie (the LB would send flows the node refuses).
  */
-import { spawnChild } from './processes.js'
+import { spawnChild, type Child } from './processes.js'
 import { benchScript, sleep } from './servers.js'
 import { median } from './stats.js'
 import { inNs } from './topology.js'
@@ -55,11 +55,22 @@ async function quietMoment(lastSyncAt: () => Promise<number | null>): Promise<nu
 }
 
 /**
- * Runs `trials` breaks against the daemon already in sync in `nodeNs` (health port `healthPort`);
- * `lastSyncAt` is the daemon's status `node.lastSyncAt` in wall ms.
+ * The watch that tells when the repair shows: `nft monitor ruleset` in the node. Start it before the
+ * daemon writes a large rule set: started afterwards at 10,000 listeners, it printed nothing for
+ * 30 s (its first fetch of the whole ruleset), and the curve took that for a repair that never came.
  */
-export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | 'nftables', trials: number, lastSyncAt: () => Promise<number | null>, healthPort = 8080): Promise<DriftRepairResult> {
-  const monitor = spawnChild(nodeNs, 'nft', ['monitor', 'ruleset'])
+export function startRepairWatch(nodeNs: string): Child {
+  return spawnChild(nodeNs, 'nft', ['monitor', 'ruleset'])
+}
+
+/**
+ * Runs `trials` breaks against the daemon already in sync in `nodeNs` (health port `healthPort`);
+ * `lastSyncAt` is the daemon's status `node.lastSyncAt` in wall ms. `monitor` is a watch from
+ * startRepairWatch() begun before the daemon's first write (one is started here if absent); it is
+ * stopped here either way.
+ */
+export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | 'nftables', trials: number, lastSyncAt: () => Promise<number | null>, healthPort = 8080, watch?: Child): Promise<DriftRepairResult> {
+  const monitor = watch ?? startRepairWatch(nodeNs)
   const poller = spawnChild(nodeNs, process.execPath, [benchScript('lb-poller'), `http://127.0.0.1:${healthPort}/lb`])
   try {
     await poller.waitLine(/^ready$/, 10000)
