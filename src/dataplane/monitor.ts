@@ -92,7 +92,7 @@ export class RulesetMonitor {
 
 /** iptables-nft: a rule deleted from, or a flush of, a built-in chain fwdd jumps from (fwdd's syncs only insert there). */
 export function iptablesEntryGone(line: string): boolean {
-  return /^(delete rule|flush chain|delete chain) ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line) || /^(flush|delete) table ip (nat|filter)$/.test(line)
+  return /^(delete rule|flush chain|delete chain) ip (raw|nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line) || /^(flush|delete) table ip (raw|nat|filter)$/.test(line)
 }
 
 /** nftables backend: fwdd's table deleted, or one of its hooked base chains deleted, flushed or losing a rule. */
