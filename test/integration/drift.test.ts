@@ -1,7 +1,7 @@
 /**
  * Drift repair, by the ruleset watch at once or by the periodic resync (`sync: { resyncSeconds: 2 }`)
- * at the latest: a flushed PREROUTING (the jump gone), a flushed fwdd chain, and a rule inserted into
- * an fwdd chain are all repaired within one resync period, while a rule another tool added meanwhile
+ * at the latest: a flushed PREROUTING (the jump gone), a flushed fwdd chain, a rule inserted into
+ * an fwdd chain, and a flushed raw PREROUTING and FWD-RAW (the event mask) are all repaired within one resync period, while a rule another tool added meanwhile
  * survives, and every repair is counted.
  * Address plan: 198.18.0.0/15 inside namespaces this test creates (see test/helpers/netns.ts).
  */
@@ -54,8 +54,22 @@ t.test('drift is repaired within one resync period; foreign rules survive', asyn
   const services = (await topo.exec(topo.node.ns, 'iptables', ['-t', 'nat', '-S', 'FWD-SERVICES'])).stdout
   t.notMatch(services, /-j RETURN/, 'the foreign rule inside an fwdd chain is gone')
 
+  // The raw jump and chain (the event mask of passive health) break no forwarding when lost, so
+  // they are timed by reading the rules back, not by a connection.
+  const rawSaved = async (): Promise<string> => (await topo.exec(topo.node.ns, 'iptables-save', ['-t', 'raw'])).stdout
+  const lostAt = Date.now()
+  await topo.exec(topo.node.ns, 'iptables', ['-t', 'raw', '-F', 'PREROUTING'])
+  await topo.exec(topo.node.ns, 'iptables', ['-t', 'raw', '-F', 'FWD-RAW'])
+  for (;;) {
+    const raw = await rawSaved()
+    if (/-A PREROUTING .*-j FWD-RAW/.test(raw) && /-A FWD-RAW .*--dport 8000 .*-j CT --ctevents new,destroy,reply/.test(raw)) break
+    if (Date.now() - lostAt > LIMIT_MS) throw new Error(`raw jump or FWD-RAW not repaired within ${LIMIT_MS} ms:\n${raw}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  t.comment(`flushed raw PREROUTING and FWD-RAW: repaired after ${Date.now() - lostAt} ms`)
+
   t.match((await topo.exec(topo.node.ns, 'iptables', ['-t', 'nat', '-S', 'PREROUTING'])).stdout, /another-tool/, 'the foreign rule is still there at the end')
   const s = await d.status()
-  t.ok((s.node.driftRepairs ?? 0) >= 3, `status counts the repairs: driftRepairs=${s.node.driftRepairs}`)
+  t.ok((s.node.driftRepairs ?? 0) >= 4, `status counts the repairs: driftRepairs=${s.node.driftRepairs}`)
   t.equal(s.node.inSync, true)
 })
