@@ -103,7 +103,9 @@ export class Applier {
           // This jump's ops in order (deletes first, so `-D` never takes the copy just inserted).
           const ops: string[] = []
           if (list.length === 0) {
-            if (this.lastApplied) result.drift.push(`${table}/${jump.from}->${jump.to}`)
+            // Drift only if fwdd had made it: a jump to a chain it never wrote (adopting the rules of
+            // an older fwdd without FWD-RAW) is new, not repaired.
+            if (this.lastApplied?.[table].has(jump.to)) result.drift.push(`${table}/${jump.from}->${jump.to}`)
             ops.push(`-I ${jump.from} 1 ${jump.spec}`)
           } else if (above.length > 0) {
             // Another tool inserted a rule above the jump (`-I`): move the jump back to the top.

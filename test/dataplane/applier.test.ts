@@ -197,3 +197,16 @@ t.test('renew rewrites the raw chain once even when the kernel holds the same ru
   await applier.apply(renderRuleSet(passive), { verify: true })
   t.equal(fake.restoreCalls(), 2, 'once: the next apply writes nothing')
 })
+
+t.test('adopting the rules of an older fwdd without the raw chain: FWD-RAW and its jump are added, not counted as drift', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(passive), { verify: true })
+  fake.tables.raw.get('PREROUTING')!.splice(0)
+  fake.tables.raw.delete('FWD-RAW')
+  const upgraded = new Applier(fake, backend)
+  upgraded.adopt(await upgraded.readKernel())
+  const r = await upgraded.apply(renderRuleSet(passive), { verify: true })
+  t.same(r.drift, [])
+  t.equal(r.jumpsFixed, 1)
+  t.same(fake.tables.raw.get('FWD-RAW'), [MASK.slice('-A FWD-RAW '.length)])
+})
