@@ -29,7 +29,12 @@ const RESTART_MAX_MS = 30_000
 /** Netlink receive buffer asked of conntrack (`-b`): room for bursts at thousands of flows a second. */
 const BUFFER_BYTES = 16 * 1024 * 1024
 
-/** The conntrack command line: fwdd's tcp flows only, stamped, with flow ids. */
+/**
+ * The conntrack command line: fwdd's tcp flows only, stamped, with flow ids. `-e NEW,UPDATE,DESTROY`
+ * stays as it is: the flows of listeners with passive health carry the event mask new,destroy,reply
+ * (chains.ts CT_EVENTS), so the kernel never generates their other UPDATEs and the only UPDATE read
+ * is the reply.
+ */
 export const CONNTRACK_EVENT_ARGS = ['-E', '-e', 'NEW,UPDATE,DESTROY', '-p', 'tcp', '-m', '0x40000/0x40000', '-o', 'timestamp,id', '-b', String(BUFFER_BYTES)] as const
 
 /** What the watcher reports about itself (NodeStatus.passive). */
