@@ -1,7 +1,7 @@
 /**
  * `fwdctl cleanup [--dry-run]`: removes everything fwdd made on either backend, whichever the config
  * names, so a node switched between backends (or given up) is left clean: every iptables chain and
- * jump rule (in both tables, in one iptables-restore transaction, the applier's) and the nftables
+ * jump rule (in every table, raw, nat and filter, in one iptables-restore transaction, the applier's) and the nftables
  * backend's own table (`nft delete table ip fwdd`, the nftables dataplane's cleanup). Works with
  * the daemon stopped, and warns when it still runs (it would write its rules again at the next
  * sync). `--dry-run` reads the kernel and prints what would go, as `-D`/`-X` lines per iptables

@@ -8,12 +8,10 @@
  */
 import type { Runner } from '../process/runner.js'
 import type { Backend } from './backend.js'
-import { JUMPS, isFwdChain, type Table } from './chains.js'
+import { JUMPS, TABLES, isFwdChain, type Table } from './chains.js'
 import { parseCounters, parseSavedTable, rulesAbove, type CounterRow, type SavedTable } from './parse-save.js'
 import type { RuleSet } from './render.js'
 import { FwdError } from '../errors.js'
-
-const TABLES: readonly Table[] = ['nat', 'filter']
 
 export interface ApplyOptions {
   /** Read the kernel and repair any difference, instead of trusting what was last applied. */
@@ -44,14 +42,16 @@ export interface KernelState {
 /** Applies rule sets. Idempotent: applying what is already there runs no iptables-restore. */
 export class Applier {
   private lastApplied: RuleSet | null = null
+  /** `table/chain` to write at the next apply even when the kernel holds the same rules. */
+  private readonly renewals = new Set<string>()
 
   constructor(private readonly runner: Runner, readonly backend: Backend, private readonly lockWaitSeconds = 5) {}
 
-  /** Reads fwdd's part of the kernel's rule set (both tables). */
+  /** Reads fwdd's part of the kernel's rule set (every table fwdd writes). */
   async readKernel(): Promise<KernelState> {
-    const nat = await this.save('nat', false)
-    const filter = await this.save('filter', false)
-    return { tables: { nat: parseSavedTable(nat, 'nat'), filter: parseSavedTable(filter, 'filter') } }
+    const tables = {} as Record<Table, SavedTable>
+    for (const t of TABLES) tables[t] = parseSavedTable(await this.save(t, false), t)
+    return { tables }
   }
 
   /**
@@ -87,7 +87,15 @@ export class Applier {
    * only what differs from them: how a restarted daemon adopts its predecessor's rules.
    */
   adopt(state: KernelState): void {
-    this.lastApplied = { nat: new Map(state.tables.nat.fwdChains), filter: new Map(state.tables.filter.fwdChains) }
+    this.lastApplied = { raw: new Map(state.tables.raw.fwdChains), nat: new Map(state.tables.nat.fwdChains), filter: new Map(state.tables.filter.fwdChains) }
+  }
+
+  /**
+   * Has the next apply write `chain` of `table` even if unchanged: flushing and refilling it loads
+   * its rules anew, so kernel state made when a rule is loaded (an xt_CT template) is made again.
+   */
+  renew(table: Table, chain: string): void {
+    this.renewals.add(`${table}/${chain}`)
   }
 
   /** Writes the difference between `desired` and the kernel. On failure nothing is recorded as applied. */
@@ -105,7 +113,7 @@ export class Applier {
       const tail: string[] = []
       for (const [chain, lines] of want) {
         const cur = have.get(chain)
-        if (cur !== undefined && sameLines(cur, lines)) continue
+        if (cur !== undefined && sameLines(cur, lines) && !this.renewals.has(`${table}/${chain}`)) continue
         if (kernel && last && !sameLines(last.get(chain) ?? [], cur ?? []) && last.has(chain)) result.drift.push(`${table}/${chain}`)
         declare.push(`:${chain} - [0:0]`)
         rules.push(...lines)
@@ -124,7 +132,9 @@ export class Applier {
           // This jump's ops in order (deletes first, so `-D` never takes the copy just inserted).
           const ops: string[] = []
           if (list.length === 0) {
-            if (this.lastApplied) result.drift.push(`${table}/${jump.from}->${jump.to}`)
+            // Drift only if fwdd had made it: a jump to a chain it never wrote (adopting the rules of
+            // an older fwdd without FWD-RAW) is new, not repaired.
+            if (this.lastApplied?.[table].has(jump.to)) result.drift.push(`${table}/${jump.from}->${jump.to}`)
             ops.push(`-I ${jump.from} 1 ${jump.spec}`)
           } else if (above.length > 0) {
             // Another tool inserted a rule above the jump (`-I`): move the jump back to the top.
@@ -152,7 +162,8 @@ export class Applier {
         throw err
       }
     }
-    this.lastApplied = { nat: new Map(desired.nat), filter: new Map(desired.filter) }
+    this.lastApplied = { raw: new Map(desired.raw), nat: new Map(desired.nat), filter: new Map(desired.filter) }
+    this.renewals.clear()
     return result
   }
 

@@ -5,11 +5,28 @@
 
 export const CHAIN_PREFIX = 'FWD-'
 
-export type Table = 'nat' | 'filter'
+export type Table = 'raw' | 'nat' | 'filter'
+
+/** Every table fwdd writes, in the order one transaction declares them. */
+export const TABLES: readonly Table[] = ['raw', 'nat', 'filter']
 
 /** The connmark bit that marks flows fwdd forwarded; MASQUERADE and the FORWARD accept match it. */
 export const FORWARD_MARK = '0x40000/0x40000'
 
+/**
+ * raw: the conntrack event mask of new flows to listeners with passive health (`-j CT --ctevents`).
+ * xt_CT works only in raw, on a template that conntrack copies into the flow it creates next, so
+ * this chain runs before conntrack and sees every SYN, fwdd's or not (render.ts says how it is kept
+ * cheap). It exists, empty, even when no listener uses passive health, as every other chain does.
+ */
+export const RAW_PREROUTING = 'FWD-RAW'
+/**
+ * The conntrack events passive health reads (flow-tracker.ts): NEW starts a flow, the first reply
+ * (an UPDATE without [UNREPLIED]) answers it, a DESTROY in state CLOSE while unreplied is a reset.
+ * The kernel generates no other event for fwdd's flows: not the UPDATE of every TCP state change.
+ * Written in the kernel's bit order, which is how both iptables-save and nft print it back.
+ */
+export const CT_EVENTS = 'new,destroy,reply'
 /** nat: entry from PREROUTING; keeps only allowed sources going to local addresses. */
 export const NAT_PREROUTING = 'FWD-PREROUTING'
 /** nat: dispatch by protocol and port to the listener chains. */
@@ -48,6 +65,9 @@ export interface Jump {
 
 /** The jump rules from built-in chains into fwdd's chains, inserted at the top of each. */
 export const JUMPS: readonly Jump[] = [
+  // Only tcp SYNs take this jump (iptables-save prints `--syn` this way): every other packet leaves
+  // raw PREROUTING after one rule. Its position does not matter (no verdict is taken in FWD-RAW).
+  { table: 'raw', from: 'PREROUTING', to: RAW_PREROUTING, spec: `-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m comment --comment fwdd -j ${RAW_PREROUTING}` },
   { table: 'nat', from: 'PREROUTING', to: NAT_PREROUTING, spec: `-m comment --comment fwdd -j ${NAT_PREROUTING}`, first: true },
   { table: 'nat', from: 'POSTROUTING', to: NAT_POSTROUTING, spec: `-m comment --comment fwdd -j ${NAT_POSTROUTING}` },
   { table: 'filter', from: 'FORWARD', to: FILTER_FORWARD, spec: `-m comment --comment fwdd -j ${FILTER_FORWARD}` },

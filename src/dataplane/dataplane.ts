@@ -31,6 +31,14 @@ export interface Dataplane {
   rulesText(): Promise<string>
   /** Removes every chain/table and jump fwdd made. dryRun lists what would go and changes nothing. */
   cleanup(opts?: { dryRun?: boolean }): Promise<{ removed: string[] }>
+  /**
+   * A conntrack event listener (the passive health watch) now runs: the backend re-creates whatever
+   * sets the event mask only if one ran when it was written, at the next apply. iptables only: an
+   * xt_CT template gets its event mask only if some process listened to conntrack events when the
+   * rule was loaded (nf_conntrack_events=2, the default since Linux 5.19); nftables sets the mask
+   * on each new flow, so it needs nothing.
+   */
+  renewEventMask?(): void
   /** Starts watching the ruleset for changes made by others (nft monitor); calls onChange at once on a change; returns stop. */
   watch(onChange: (change: RulesetChange) => void): () => void
 }

@@ -6,6 +6,7 @@
  */
 import type { Runner } from '../process/runner.js'
 import { Applier, type ApplyResult } from './applier.js'
+import { RAW_PREROUTING, TABLES } from './chains.js'
 import { detectBackend } from './backend.js'
 import type { Dataplane, RulesetChange } from './dataplane.js'
 import { FlowCounters } from './flow-counters.js'
@@ -28,8 +29,8 @@ export class IptablesDataplane implements Dataplane {
     this.name = `iptables-${applier.backend.name}`
     if (warning !== undefined) this.warning = warning
     this.flows = new FlowCounters(runner)
-    // iptables-nft writes the `ip nat` and `ip filter` nf_tables tables; legacy is invisible to nft monitor.
-    this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (nat|filter) /.test(` ${line} `), iptablesEntryGone, iptablesInEntries)
+    // iptables-nft writes the `ip raw`, `ip nat` and `ip filter` nf_tables tables; legacy is invisible to nft monitor.
+    this.monitor = new RulesetMonitor(runner, (line) => applier.backend.name === 'nft' && / ip (raw|nat|filter) /.test(` ${line} `), iptablesEntryGone, iptablesInEntries)
   }
 
   static async create(runner: Runner, override?: string): Promise<IptablesDataplane> {
@@ -51,6 +52,11 @@ export class IptablesDataplane implements Dataplane {
     return this.monitor.own(() => this.applier.apply(renderRuleSet(input, this.memo), opts))
   }
 
+  /** FWD-RAW's xt_CT templates are made again, now that a conntrack event listener runs. */
+  renewEventMask(): void {
+    this.applier.renew('raw', RAW_PREROUTING)
+  }
+
   counters(): Promise<Map<string, { bytes: number; packets: number }>> {
     return this.flows.read()
   }
@@ -62,7 +68,7 @@ export class IptablesDataplane implements Dataplane {
   async cleanup(opts: { dryRun?: boolean } = {}): Promise<{ removed: string[] }> {
     const kernel = await this.applier.readKernel()
     const removed: string[] = []
-    for (const table of ['nat', 'filter'] as const) {
+    for (const table of TABLES) {
       for (const [from, list] of kernel.tables[table].jumps) for (const j of list) removed.push(`${table}/${from}: ${j.spec}`)
       for (const c of kernel.tables[table].fwdChains.keys()) removed.push(`${table}/${c}`)
     }

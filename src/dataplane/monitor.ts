@@ -145,7 +145,7 @@ export class RulesetMonitor {
 
 /** iptables-nft: a rule deleted from, or a flush of, a built-in chain fwdd jumps from (fwdd's syncs only insert there). */
 export function iptablesEntryGone(line: string): boolean {
-  return /^(delete rule|flush chain|delete chain) ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line) || /^(flush|delete) table ip (nat|filter)$/.test(line)
+  return /^(delete rule|flush chain|delete chain) ip (raw|nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line) || /^(flush|delete) table ip (raw|nat|filter)$/.test(line)
 }
 
 /**
@@ -155,7 +155,7 @@ export function iptablesEntryGone(line: string): boolean {
  * table, or anything in another chain, is not.
  */
 export function iptablesInEntries(line: string): boolean {
-  return /^(add|insert|delete|replace) rule ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD) /.test(line) || /^(add|flush|delete) chain ip (nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line)
+  return /^(add|insert|delete|replace) rule ip (raw|nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD) /.test(line) || /^(add|flush|delete) chain ip (raw|nat|filter) (PREROUTING|POSTROUTING|INPUT|FORWARD)\b/.test(line)
 }
 
 /** The base chains of fwdd's nft table (its entry points: the only chains hooked into the kernel). */

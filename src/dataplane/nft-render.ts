@@ -11,7 +11,13 @@
  * bytes come from conntrack accounting, as on the iptables backend: flow-counters.ts). input refuses at
  * once, through the `refuse` map, a new connection that reached a listener port without being
  * forwarded. postrouting (srcnat) masquerades marked flows only, fully random.
+ *
+ * The chain of a tcp listener with passive health also sets the flow's conntrack event mask to
+ * new,destroy,reply (`ct event set`) on its first packet, before conntrack confirms the flow: the
+ * kernel then never generates the UPDATE of each later TCP state change, which passive health does
+ * not read. The iptables backend does the same in the raw table (render.ts, FWD-RAW).
  */
+import { CT_EVENTS } from './chains.js'
 import type { RenderInput, RenderTarget } from './render.js'
 
 export const NFT_TABLE = 'fwdd'
@@ -79,7 +85,7 @@ interface ListenerElements {
  * by identity. Output is identical with or without a memo.
  */
 export class NftMemo {
-  readonly chains = new Map<string, { protocol: string; rotation: readonly RenderTarget[]; id: string; block: NftBlock }>()
+  readonly chains = new Map<string, { protocol: string; passive: boolean; rotation: readonly RenderTarget[]; id: string; block: NftBlock }>()
   readonly elements = new Map<string, ListenerElements>()
   maps: { names: string; blocks: NftBlock[] } | null = null
 }
@@ -108,9 +114,13 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
     }
     parts.push(part)
     let chain = memo.chains.get(l.name)
-    if (!chain || chain.protocol !== l.protocol || !sameTargets(chain.rotation, l.rotation)) {
-      const rules = l.rotation.length === 0 ? [] : [`ct mark set ct mark | ${NFT_MARK}`, ...spread(l.protocol, l.rotation)]
-      chain = { protocol: l.protocol, rotation: l.rotation.map((t) => ({ ...t })), id: blockKey('chain', listenerChainName(l.name)), block: block('chain', listenerChainName(l.name), [], [], rules) }
+    const passive = l.protocol === 'tcp' && l.passive === true
+    if (!chain || chain.protocol !== l.protocol || chain.passive !== passive || !sameTargets(chain.rotation, l.rotation)) {
+      // Only a flow's first packet walks a nat chain, and its conntrack is not confirmed yet: the
+      // one place `ct event set` can shape the events of fwdd's flows, at no cost per packet.
+      const mask = passive ? [`ct event set ${CT_EVENTS}`] : []
+      const rules = l.rotation.length === 0 ? [] : [...mask, `ct mark set ct mark | ${NFT_MARK}`, ...spread(l.protocol, l.rotation)]
+      chain = { protocol: l.protocol, passive, rotation: l.rotation.map((t) => ({ ...t })), id: blockKey('chain', listenerChainName(l.name)), block: block('chain', listenerChainName(l.name), [], [], rules) }
       memo.chains.set(l.name, chain)
     }
     chains.push(chain)

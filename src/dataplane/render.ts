@@ -4,8 +4,8 @@
  * `iptables-save` prints them in, so the applier can compare kernel and desired state as text.
  */
 import {
-  FILTER_FORWARD, FILTER_INPUT, FORWARD_MARK, NAT_POSTROUTING, NAT_PREROUTING, NAT_SERVICES,
-  listenerChain, type Table,
+  CT_EVENTS, FILTER_FORWARD, FILTER_INPUT, FORWARD_MARK, NAT_POSTROUTING, NAT_PREROUTING, NAT_SERVICES,
+  RAW_PREROUTING, listenerChain, type Table,
 } from './chains.js'
 
 export interface RenderTarget {
@@ -22,6 +22,11 @@ export interface RenderListener {
   rotation: RenderTarget[]
   /** Every target the listener knows (in rotation or not), for per-target accounting. */
   known: RenderTarget[]
+  /**
+   * Passive health judges this listener's flows (tcp only): its new flows get the conntrack event
+   * mask `new,reply,destroy`, so the kernel never generates the other events of its flows.
+   */
+  passive?: boolean
 }
 
 export interface RenderInput {
@@ -168,13 +173,48 @@ export function renderRuleSet(input: RenderInput, memo: RenderMemo = new RenderM
     }
   }
   nat.set(NAT_SERVICES, services)
+  const raw = new Map<string, string[]>()
+  const masked = eventMaskPorts(input.listeners)
+  memoized(raw, RAW_PREROUTING, masked.join(','), () => eventMaskRules(masked))
   nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE --random-fully`])
   filter.set(FILTER_INPUT, input_)
   // One rule for every forwarded packet, fwdd's or not: per-target bytes come from conntrack
   // accounting (conntrack.ts), not from a rule walk per packet.
   filter.set(FILTER_FORWARD, [`-A ${FILTER_FORWARD} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: forwarded flows')} -j ACCEPT`])
   for (const chain of memo.chains.keys()) if (!used.has(chain)) memo.chains.delete(chain)
-  return { nat, filter }
+  return { raw, nat, filter }
+}
+
+/** Past this many port ranges, FWD-RAW holds one rule over their whole span (see eventMaskRules). */
+export const MAX_EVENT_RANGES = 32
+
+/**
+ * The ports of tcp listeners with passive health, ascending, whether or not a target is in rotation
+ * (a flip must not rewrite FWD-RAW; a flow to a listener with no target is refused, never judged).
+ */
+function eventMaskPorts(listeners: readonly RenderListener[]): number[] {
+  return [...new Set(listeners.filter((l) => l.protocol === 'tcp' && l.passive === true).map((l) => l.port))].sort((a, b) => a - b)
+}
+
+/**
+ * FWD-RAW: the event mask of new tcp flows to the ports of listeners with passive health, contiguous
+ * ports merged into `--dport a:b`. Only SYNs enter the chain and each walks at most
+ * MAX_EVENT_RANGES rules; past that bound one rule covers min:max, so another tool's flows to a
+ * port in that span get the mask too. That is harmless: the mask only limits what conntrack event
+ * listeners receive of those flows, never how they are tracked or forwarded. Sources are not
+ * matched, for the same reason and so the chain does not grow with sources x ranges: a flow from a
+ * source outside the allow-list gets the mask but no DNAT, and passive health never judges it.
+ * No listener with passive health: the chain stays, empty.
+ */
+function eventMaskRules(ports: readonly number[]): string[] {
+  const ranges: Array<[number, number]> = []
+  for (const p of ports) {
+    const last = ranges[ranges.length - 1]
+    if (last && last[1] === p - 1) last[1] = p
+    else ranges.push([p, p])
+  }
+  const span: Array<[number, number]> = ranges.length > MAX_EVENT_RANGES ? [[ranges[0]![0], ranges[ranges.length - 1]![1]]] : ranges
+  return span.map(([a, b]) => `-A ${RAW_PREROUTING} -p tcp -m tcp --dport ${a === b ? a : `${a}:${b}`} ${comment(`fwdd: passive health events, ports ${a === b ? a : `${a}-${b}`}`)} -j CT --ctevents ${CT_EVENTS}`)
 }
 
 function rotationKey(l: RenderListener): string {

@@ -29,7 +29,12 @@ const RESTART_MAX_MS = 30_000
 /** Netlink receive buffer asked of conntrack (`-b`): room for bursts at thousands of flows a second. */
 const BUFFER_BYTES = 16 * 1024 * 1024
 
-/** The conntrack command line: fwdd's tcp flows only, stamped, with flow ids. */
+/**
+ * The conntrack command line: fwdd's tcp flows only, stamped, with flow ids. `-e NEW,UPDATE,DESTROY`
+ * stays as it is: the flows of listeners with passive health carry the event mask new,destroy,reply
+ * (chains.ts CT_EVENTS), so the kernel never generates their other UPDATEs and the only UPDATE read
+ * is the reply.
+ */
 export const CONNTRACK_EVENT_ARGS = ['-E', '-e', 'NEW,UPDATE,DESTROY', '-p', 'tcp', '-m', '0x40000/0x40000', '-o', 'timestamp,id', '-b', String(BUFFER_BYTES)] as const
 
 /** What the watcher reports about itself (NodeStatus.passive). */
@@ -45,6 +50,12 @@ export interface TrafficWatcherHandlers {
   /** Verdicts, in time order, batched per tick or per read. */
   onOutcomes(outcomes: FlowOutcome[]): void
   onReport(report: WatchReport): void
+  /**
+   * conntrack has subscribed to the kernel's events (its first line, the buffer-size notice, comes
+   * after it has): once per run of conntrack. Rules that set the event mask only when some
+   * listener exists (iptables' xt_CT) are written anew then.
+   */
+  onListening?(): void
 }
 
 /** Lines and events seen, for the cost figure and metrics. */
@@ -71,6 +82,8 @@ export class TrafficWatcher {
   private pending: FlowOutcome[] = []
   private flushQueued = false
   private report: WatchReport = { mode: 'watching', lostEvents: 0, reason: null }
+  /** Whether the running conntrack said anything yet (then it listens). */
+  private heard = false
 
   constructor(private readonly runner: Runner, private readonly clock: Clock, private readonly h: TrafficWatcherHandlers) {
     this.tracker = new FlowTracker((ev) => h.classify(ev))
@@ -88,6 +101,7 @@ export class TrafficWatcher {
       this.setReport({ mode: 'unavailable', lostEvents: this.counters.lostEvents, reason: 'the runner cannot stream a process' })
       return
     }
+    this.heard = false
     this.child = stream('conntrack', CONNTRACK_EVENT_ARGS, (line) => this.onLine(line), (code) => this.onExit(code), (line) => this.onStderr(line))
     // After a failed start, `watching` is reported only once conntrack says something (its
     // buffer-size notice comes at once), so a missing binary does not flap the mode every restart.
@@ -112,6 +126,7 @@ export class TrafficWatcher {
   /** Folds one stdout line in (public for tests that feed lines by hand). */
   onLine(line: string): void {
     this.counters.lines++
+    this.hear()
     if (this.report.mode === 'unavailable') this.alive()
     // Cheap pre-filter: an UPDATE or DESTROY of a flow nobody waits on (most lines at high rates:
     // every close step of every answered flow) is not parsed at all.
@@ -136,6 +151,7 @@ export class TrafficWatcher {
 
   /** Folds one stderr line in: a lost-event report starts the fallback. */
   onStderr(line: string): void {
+    this.hear()
     if (this.report.mode === 'unavailable') this.alive()
     if (!isEventLoss(line)) return
     this.counters.lostEvents++
@@ -158,6 +174,12 @@ export class TrafficWatcher {
       this.start()
     }, delay)
     ;(this.restart as { unref?: () => void } | null)?.unref?.()
+  }
+
+  private hear(): void {
+    if (this.heard) return
+    this.heard = true
+    this.h.onListening?.()
   }
 
   /** conntrack runs again after a failed start. */

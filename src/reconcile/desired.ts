@@ -132,6 +132,7 @@ export function renderInputOf(config: Config, targets: Map<string, ResolvedTarge
       port: l.port,
       rotation: (rotation.get(l.name) ?? []).map(toRender),
       known: (targets.get(l.name) ?? []).map(toRender),
+      passive: l.protocol === 'tcp' && l.passive?.enabled === true,
     })),
   }
 }

@@ -30,6 +30,8 @@ export interface PassiveLinkDeps {
   log: Logger
   hooks?: ReconcilerHooks
   watchTraffic?: (handlers: TrafficWatcherHandlers) => TrafficWatch
+  /** The watch's conntrack listens to events now (TrafficWatcherHandlers.onListening). */
+  onListening?: () => void
 }
 
 export class PassiveLink {
@@ -52,6 +54,7 @@ export class PassiveLink {
       this.watch = this.d.watchTraffic!({
         classify: (ev) => this.classifyFlow(ev),
         onOutcomes: (outcomes) => this.onFlowOutcomes(outcomes),
+        onListening: () => this.d.onListening?.(),
         onReport: (report) => {
           this.d.update((s) => ({ ...s, passiveWatch: { ...report } }))
           this.d.hooks?.onWatchReport?.(report)

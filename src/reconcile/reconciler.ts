@@ -35,6 +35,8 @@ const LOGGED_TARGETS = 5
 
 export interface RuleWriter {
   apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult>
+  /** See Dataplane.renewEventMask. */
+  renewEventMask?(): void
 }
 
 /** Notifications for metrics and logs; none of them may throw. */
@@ -129,6 +131,12 @@ export class Reconciler {
       state: () => this.state,
       update: (fn) => this.update(fn),
       request: () => this.request(false),
+      // An event listener runs now: iptables' event-mask rules take effect only if rewritten.
+      onListening: () => {
+        if (!this.o.dataplane.renewEventMask) return
+        this.o.dataplane.renewEventMask()
+        this.request(false)
+      },
       stopped: () => this.stopped,
       now: () => o.clock.now(),
       log: this.log,

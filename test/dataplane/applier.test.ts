@@ -19,11 +19,13 @@ function setup(): { fake: FakeIptables; applier: Applier } {
   return { fake, applier: new Applier(fake, backend) }
 }
 
-t.test('first apply writes every chain and the four jumps at the top, in one transaction', async (t) => {
+t.test('first apply writes every chain and the five jumps at the top, in one transaction', async (t) => {
   const { fake, applier } = setup()
   const r = await applier.apply(renderRuleSet(two), { verify: true })
   t.equal(fake.restoreCalls(), 1)
-  t.equal(r.jumpsFixed, 4)
+  t.equal(r.jumpsFixed, 5)
+  t.same(fake.tables.raw.get('PREROUTING'), ['-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m comment --comment fwdd -j FWD-RAW'])
+  t.same(fake.tables.raw.get('FWD-RAW'), [], 'no listener uses passive health: the raw chain is there, empty')
   t.equal(fake.tables.nat.get('PREROUTING')![0], '-m comment --comment fwdd -j FWD-PREROUTING')
   t.equal(fake.tables.filter.get('FORWARD')![0], '-m comment --comment fwdd -j FWD-FORWARD')
   t.same(fake.tables.nat.get('DOCKER'), ['-d 198.18.9.9/32 -j RETURN'])
@@ -119,7 +121,7 @@ t.test('cleanup removes every FWD- chain and jump and nothing else; twice is fin
   const { fake, applier } = setup()
   await applier.apply(renderRuleSet(two), { verify: true })
   const r = await applier.cleanup()
-  t.equal(r.jumpsDeleted, 4)
+  t.equal(r.jumpsDeleted, 5)
   for (const table of Object.values(fake.tables)) {
     for (const [chain, rules] of table) {
       t.notOk(chain.startsWith('FWD-'), chain)
@@ -161,7 +163,7 @@ t.test('an entries verify reads only the built-in chains (no iptables-save) and 
   fake.calls = []
   const r = await applier.apply(renderRuleSet(two), { verify: false, entries: true })
   t.same(fake.calls.filter((c) => c.file.endsWith('-save')), [], 'no full read')
-  t.same(fake.calls.filter((c) => c.file === 'iptables-nft').map((c) => c.args.slice(2).join(' ')), ['-t nat -S PREROUTING', '-t nat -S POSTROUTING', '-t filter -S FORWARD', '-t filter -S INPUT'], 'the four built-in chains, one by one')
+  t.same(fake.calls.filter((c) => c.file === 'iptables-nft').map((c) => c.args.slice(2).join(' ')), ['-t raw -S PREROUTING', '-t nat -S PREROUTING', '-t nat -S POSTROUTING', '-t filter -S FORWARD', '-t filter -S INPUT'], 'the built-in chains fwdd jumps from, one by one')
   t.same(r.drift.sort(), ['filter/INPUT->FWD-INPUT', 'nat/PREROUTING->FWD-PREROUTING'], 'both missing jumps counted as drift')
   t.equal(fake.restoreCalls(), 1, 'one transaction')
   t.equal(r.chainsWritten, 0, 'fwdd\'s own chains are not rewritten')
@@ -169,4 +171,62 @@ t.test('an entries verify reads only the built-in chains (no iptables-save) and 
   t.equal(fake.tables.filter.get('INPUT')![0], '-m comment --comment fwdd -j FWD-INPUT')
   const again = await applier.apply(renderRuleSet(two), { verify: false, entries: true })
   t.same([again.drift, again.jumpsFixed, fake.restoreCalls()], [[], 0, 1], 'intact: nothing written')
+})
+
+const passive: RenderInput = { ...two, listeners: two.listeners.map((l) => ({ ...l, passive: true })) }
+const MASK = '-A FWD-RAW -p tcp -m tcp --dport 8000 -m comment --comment "fwdd: passive health events, ports 8000" -j CT --ctevents new,destroy,reply'
+
+t.test('the raw table round trip: written in the same transaction, read back, adopted, repaired, cleaned up', async (t) => {
+  const { fake, applier } = setup()
+  fake.tables.raw.get('PREROUTING')!.push('-p udp -j CT --notrack')
+  await applier.apply(renderRuleSet(passive), { verify: true })
+  t.equal(fake.restoreCalls(), 1, 'raw, nat and filter in one iptables-restore')
+  t.match(fake.calls.at(-1)!.input ?? '', /^\*raw\n[^]*COMMIT\n\*nat\n[^]*COMMIT\n\*filter\n/)
+  t.same(fake.tables.raw.get('FWD-RAW'), [MASK.slice('-A FWD-RAW '.length)])
+  t.same(fake.tables.raw.get('PREROUTING')?.[1], '-p udp -j CT --notrack', 'the other tool\'s raw rule stays')
+  const kernel = await applier.readKernel()
+  t.same(kernel.tables.raw.fwdChains.get('FWD-RAW'), [MASK], 'parsed back from iptables-save as rendered')
+  // A restarted daemon adopts it and has nothing to write.
+  const again = new Applier(fake, backend)
+  again.adopt(await again.readKernel())
+  t.equal((await again.apply(renderRuleSet(passive), { verify: true })).chainsWritten, 0)
+  t.equal(fake.restoreCalls(), 1)
+  // Drift: another tool flushes fwdd's raw chain and deletes the raw jump; a verify repairs both.
+  fake.tables.raw.set('FWD-RAW', [])
+  fake.tables.raw.get('PREROUTING')!.shift()
+  const r = await again.apply(renderRuleSet(passive), { verify: true })
+  t.same(r.drift.sort(), ['raw/FWD-RAW', 'raw/PREROUTING->FWD-RAW'])
+  t.same(fake.tables.raw.get('FWD-RAW'), [MASK.slice('-A FWD-RAW '.length)])
+  t.equal(fake.tables.raw.get('PREROUTING')?.filter((x) => x.endsWith('-j FWD-RAW')).length, 1)
+  // Passive health turned off: the chain is emptied, not removed, as fwdd's other chains are.
+  await again.apply(renderRuleSet(two), { verify: false })
+  t.same(fake.tables.raw.get('FWD-RAW'), [])
+  await again.cleanup()
+  t.notOk(fake.tables.raw.has('FWD-RAW'))
+  t.same(fake.tables.raw.get('PREROUTING'), ['-p udp -j CT --notrack'])
+})
+
+t.test('renew rewrites the raw chain once even when the kernel holds the same rules, and nothing else', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(passive), { verify: true })
+  applier.renew('raw', 'FWD-RAW')
+  const r = await applier.apply(renderRuleSet(passive), { verify: true })
+  t.equal(r.chainsWritten, 1)
+  t.same(r.drift, [], 'a renewal is not drift')
+  t.equal(fake.calls.at(-1)!.input, `*raw\n:FWD-RAW - [0:0]\n${MASK}\nCOMMIT\n`)
+  await applier.apply(renderRuleSet(passive), { verify: true })
+  t.equal(fake.restoreCalls(), 2, 'once: the next apply writes nothing')
+})
+
+t.test('adopting the rules of an older fwdd without the raw chain: FWD-RAW and its jump are added, not counted as drift', async (t) => {
+  const { fake, applier } = setup()
+  await applier.apply(renderRuleSet(passive), { verify: true })
+  fake.tables.raw.get('PREROUTING')!.splice(0)
+  fake.tables.raw.delete('FWD-RAW')
+  const upgraded = new Applier(fake, backend)
+  upgraded.adopt(await upgraded.readKernel())
+  const r = await upgraded.apply(renderRuleSet(passive), { verify: true })
+  t.same(r.drift, [])
+  t.equal(r.jumpsFixed, 1)
+  t.same(fake.tables.raw.get('FWD-RAW'), [MASK.slice('-A FWD-RAW '.length)])
 })

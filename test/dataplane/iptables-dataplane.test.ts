@@ -12,7 +12,7 @@ const tgt = (address: string, port = 80, weight = 1): RenderTarget => ({ address
 const three = [tgt('198.18.1.2'), tgt('198.18.2.2'), tgt('198.18.3.2')]
 const many = (n: number, rotation: RenderTarget[]): RenderInput => ({
   sources: ['198.18.0.0/24'],
-  listeners: Array.from({ length: n }, (_, i) => ({ name: `l${i}`, protocol: i % 5 === 0 ? 'udp' as const : 'tcp' as const, port: 8000 + i, rotation, known: rotation })),
+  listeners: Array.from({ length: n }, (_, i) => ({ name: `l${i}`, protocol: i % 5 === 0 ? 'udp' as const : 'tcp' as const, port: 8000 + i, rotation, known: rotation, passive: i % 3 !== 0 })),
 })
 
 for (const variant of ['nft', 'legacy']) {
@@ -34,6 +34,10 @@ for (const variant of ['nft', 'legacy']) {
     t.ok(fewer.chainsDeleted >= 8, `tree chains no longer needed are deleted (${fewer.chainsDeleted})`)
     t.same((await dp.apply(many(3, three), { verify: true })).drift, [])
     t.match(await dp.rulesText(), /MASQUERADE --random-fully/)
+    t.match(await dp.rulesText(), /-A FWD-RAW -p tcp -m tcp --dport 8001:8002 .* -j CT --ctevents new,destroy,reply/, 'the raw event-mask chain, read back')
+    dp.renewEventMask()
+    const renewed = await dp.apply(many(3, three), { verify: true })
+    t.same([renewed.chainsWritten, renewed.drift], [1, []], 'a renewal rewrites FWD-RAW alone and is no drift')
     const { removed } = await dp.cleanup({ dryRun: true })
     t.ok(removed.length > 4, 'dry run lists chains and jumps')
     await dp.cleanup()

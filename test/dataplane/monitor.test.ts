@@ -113,8 +113,8 @@ t.test('a foreign transaction that stays within the built-in chains is entries-o
 })
 
 t.test('entry points per backend', async (t) => {
-  for (const l of ['delete rule ip nat PREROUTING handle 3', 'flush chain ip filter INPUT', 'delete chain ip nat POSTROUTING', 'flush table ip nat']) t.ok(iptablesEntryGone(l), l)
-  for (const l of ['insert rule ip nat PREROUTING counter jump FWD-PREROUTING', 'delete rule ip nat FWD-L-web handle 3', 'flush chain ip nat FWD-SERVICES']) t.notOk(iptablesEntryGone(l), l)
+  for (const l of ['delete rule ip nat PREROUTING handle 3', 'flush chain ip filter INPUT', 'delete chain ip nat POSTROUTING', 'flush table ip nat', 'delete rule ip raw PREROUTING handle 7', 'flush table ip raw']) t.ok(iptablesEntryGone(l), l)
+  for (const l of ['insert rule ip nat PREROUTING counter jump FWD-PREROUTING', 'delete rule ip nat FWD-L-web handle 3', 'flush chain ip nat FWD-SERVICES', 'flush chain ip raw FWD-RAW']) t.notOk(iptablesEntryGone(l), l)
   for (const l of ['delete table ip fwdd', 'flush chain ip fwdd prerouting', 'delete rule ip fwdd input handle 4', 'delete chain ip fwdd forward']) t.ok(nftEntryGone(l), l)
   for (const l of ['flush chain ip fwdd l-web', 'add rule ip fwdd prerouting fib daddr type local', 'delete element ip fwdd services { tcp . 8000 }']) t.notOk(nftEntryGone(l), l)
 })

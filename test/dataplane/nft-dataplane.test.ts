@@ -11,7 +11,7 @@ const tgt = (address: string, port = 80, weight = 1): RenderTarget => ({ address
 const input = (rotation: RenderTarget[]): RenderInput => ({
   sources: ['198.18.0.0/24', '198.18.100.7/32'],
   listeners: [
-    { name: 'web', protocol: 'tcp', port: 8000, rotation, known: [tgt('198.18.1.2'), tgt('198.18.2.2', 80, 2), tgt('198.18.3.2')] },
+    { name: 'web', protocol: 'tcp', port: 8000, rotation, known: [tgt('198.18.1.2'), tgt('198.18.2.2', 80, 2), tgt('198.18.3.2')], passive: true },
     { name: 'dns', protocol: 'udp', port: 53, rotation: [tgt('198.18.1.2', 53)], known: [tgt('198.18.1.2', 53)] },
     { name: 'off', protocol: 'tcp', port: 9000, rotation: [], known: [] },
   ],

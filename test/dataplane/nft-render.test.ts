@@ -64,3 +64,18 @@ t.test('blocks come in declaration order: chains, the set, then maps', async (t)
   t.notOk(kinds.includes('counter'), 'no named counters: bytes come from conntrack')
   t.ok(kinds.every((k, i) => i === 0 || rank[kinds[i - 1]!] <= rank[k]), kinds.join(' '))
 })
+
+t.test('passive health on: the listener chain sets the event mask before the mark; off, udp or no target: no mask', async (t) => {
+  const l = (name: string, protocol: 'tcp' | 'udp', passive: boolean | undefined, rotation = [tgt('198.18.1.2')]) =>
+    ({ name, protocol, port: protocol === 'tcp' ? 8000 : 53, rotation, known: [tgt('198.18.1.2')], ...(passive === undefined ? {} : { passive }) })
+  const m = renderNft({ sources: [], listeners: [l('on', 'tcp', true), l('off', 'tcp', false), l('unset', 'tcp', undefined), l('dns', 'udp', true), l('empty', 'tcp', true, [])] })
+  t.same(m.get('chain l-on')?.rules, ['ct event set new,destroy,reply', 'ct mark set ct mark | 0x00040000', 'meta l4proto tcp dnat to 198.18.1.2:80'])
+  for (const name of ['off', 'unset', 'dns']) t.notOk(m.get(`chain l-${name}`)?.rules.some((r) => r.startsWith('ct event')), name)
+  t.same(m.get('chain l-empty')?.rules, [], 'no target: nothing to forward, nothing to judge')
+  // The memo tells a chain whose passive setting changed from one that did not.
+  const memo = new NftMemo()
+  const a = renderNft({ sources: [], listeners: [l('on', 'tcp', true)] }, memo)
+  const b = renderNft({ sources: [], listeners: [l('on', 'tcp', false)] }, memo)
+  t.not(a.get('chain l-on'), b.get('chain l-on'))
+  t.same(b.get('chain l-on')?.rules[0], 'ct mark set ct mark | 0x00040000')
+})

@@ -4,14 +4,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { FANOUT, INLINE_MAX_TARGETS, RenderMemo, probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
+import { TABLES } from '../../src/dataplane/chains.js'
+import { FANOUT, INLINE_MAX_TARGETS, MAX_EVENT_RANGES, RenderMemo, probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'golden')
 
 function text(input: RenderInput): string {
   const rs = renderRuleSet(input)
   let out = ''
-  for (const table of ['nat', 'filter'] as const) {
+  for (const table of TABLES) {
     out += `*${table}\n`
     for (const c of rs[table].keys()) out += `:${c} - [0:0]\n`
     for (const rules of rs[table].values()) for (const r of rules) out += `${r}\n`
@@ -34,6 +35,19 @@ const cases: Record<string, RenderInput> = {
       { name: 'syslog', protocol: 'udp', port: 514, rotation: [], known: [tgt('198.18.3.2', 514)] },
     ],
   },
+  // Passive health on 8000-8002 (one range), 8443 (alone), off on 8003 (it breaks no range of
+  // its own: 8003 is simply not matched), and never on udp.
+  'passive': {
+    sources: ['198.18.0.0/24'],
+    listeners: [
+      { name: 'a', protocol: 'tcp', port: 8001, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')], passive: true },
+      { name: 'b', protocol: 'tcp', port: 8000, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')], passive: true },
+      { name: 'c', protocol: 'tcp', port: 8002, rotation: [], known: [tgt('198.18.1.2')], passive: true },
+      { name: 'd', protocol: 'tcp', port: 8003, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')], passive: false },
+      { name: 'e', protocol: 'tcp', port: 8443, rotation: [tgt('198.18.2.2', 443)], known: [tgt('198.18.2.2', 443)], passive: true },
+      { name: 'f', protocol: 'udp', port: 8004, rotation: [tgt('198.18.1.2', 53)], known: [tgt('198.18.1.2', 53)], passive: true },
+    ],
+  },
 }
 
 for (const [name, input] of Object.entries(cases)) {
@@ -44,6 +58,22 @@ for (const [name, input] of Object.entries(cases)) {
     t.equal(got, readFileSync(file, 'utf8'))
   })
 }
+
+t.test('the event-mask chain: ranges merged, one span past the bound, empty with passive health off', async (t) => {
+  const raw = (ports: number[], passive = true): string[] => renderRuleSet({
+    sources: [],
+    listeners: ports.map((port) => ({ name: `l${port}`, protocol: 'tcp' as const, port, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')], passive })),
+  }).raw.get('FWD-RAW')!
+  const dports = (rules: string[]): string[] => rules.map((r) => / --dport (\S+) /.exec(r)![1]!)
+  t.same(dports(raw([9000, 8000, 8001, 8003, 8002, 8005])), ['8000:8003', '8005', '9000'])
+  t.same(raw([8000, 8001], false), [], 'passive health off: no rule, the chain stays')
+  t.same(raw([]), [])
+  // MAX_EVENT_RANGES ranges (every other port) stay apart; one more and a single span covers them.
+  const odd = (n: number): number[] => Array.from({ length: n }, (_, i) => 10000 + 2 * i)
+  t.equal(raw(odd(MAX_EVENT_RANGES)).length, MAX_EVENT_RANGES)
+  t.same(dports(raw(odd(MAX_EVENT_RANGES + 1))), [`10000:${10000 + 2 * MAX_EVENT_RANGES}`])
+  t.match(raw([8000])[0], /-j CT --ctevents new,destroy,reply$/, 'the events in the order iptables-save prints them')
+})
 
 t.test('same input, same output', async (t) => {
   t.equal(text(cases['several-listeners']!), text(structuredClone(cases['several-listeners']!)))
@@ -132,7 +162,7 @@ t.test('a flip with a memo renders one chain anew and hands back the same arrays
   const a = renderRuleSet(before!, memo)
   const b = renderRuleSet(flipped!, memo)
   const changed: string[] = []
-  for (const table of ['nat', 'filter'] as const) {
+  for (const table of TABLES) {
     for (const [chain, rules] of b[table]) if (a[table].get(chain) !== rules && !/^FWD-(PREROUTING|SERVICES|POSTROUTING|INPUT|FORWARD)$/.test(chain)) changed.push(chain)
   }
   t.equal(changed.length, 1, `one chain is a new array: ${changed.join(' ')} (the few top chains are rebuilt, O(1))`)

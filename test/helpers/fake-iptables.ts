@@ -7,15 +7,16 @@
 import type { Runner, RunResult } from '../../src/process/runner.js'
 
 const BUILTIN: Record<string, string[]> = {
+  raw: ['PREROUTING', 'OUTPUT'],
   nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
   filter: ['INPUT', 'FORWARD', 'OUTPUT'],
 }
-const TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'CONNMARK', 'MARK', 'LOG'])
+const TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'CONNMARK', 'MARK', 'LOG', 'CT'])
 
-type Tables = { nat: Map<string, string[]>; filter: Map<string, string[]>; [name: string]: Map<string, string[]> }
+type Tables = { raw: Map<string, string[]>; nat: Map<string, string[]>; filter: Map<string, string[]>; [name: string]: Map<string, string[]> }
 
 export class FakeIptables implements Runner {
-  tables: Tables = { nat: new Map(BUILTIN.nat!.map((c) => [c, []])), filter: new Map(BUILTIN.filter!.map((c) => [c, []])) }
+  tables: Tables = { raw: new Map(BUILTIN.raw!.map((c) => [c, []])), nat: new Map(BUILTIN.nat!.map((c) => [c, []])), filter: new Map(BUILTIN.filter!.map((c) => [c, []])) }
   calls: Array<{ file: string; args: readonly string[]; input?: string }> = []
   failNextRestore: string | null = null
 
@@ -81,6 +82,8 @@ export class FakeIptables implements Runner {
         continue
       }
       if (!table) return fail('rule outside a table')
+      // As xt_CT: the CT target is valid in the raw table only.
+      if (/ -j CT( |$)/.test(line) && tableName !== 'raw') return fail(`CT target is only valid in the raw table`)
       if (line === 'COMMIT') { table = null; continue }
       if (line.startsWith(':')) {
         const name = line.slice(1).split(' ')[0]!

@@ -1,12 +1,13 @@
 /**
  * Drift repair, by the ruleset watch at once or by the periodic resync (`sync: { resyncSeconds: 2 }`)
- * at the latest: a flushed PREROUTING (the jump gone), a flushed fwdd chain, and a rule inserted into
- * an fwdd chain are all repaired within one resync period, while a rule another tool added meanwhile
+ * at the latest: a flushed PREROUTING (the jump gone), a flushed fwdd chain, a rule inserted into
+ * an fwdd chain, and a flushed raw PREROUTING and FWD-RAW (the event mask) are all repaired within one resync period, while a rule another tool added meanwhile
  * survives, and every repair is counted.
  * Address plan: 198.18.0.0/15 inside namespaces this test creates (see test/helpers/netns.ts).
  */
 import t from 'tap'
 import { createTopology, type Topology } from '../helpers/netns.js'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ROOT, httpGet, startDaemon, startServers, webConfig } from '../helpers/daemon.js'
 
@@ -55,9 +56,23 @@ t.test('drift is repaired within one resync period; foreign rules survive', asyn
   const services = (await topo.exec(topo.node.ns, 'iptables', ['-t', 'nat', '-S', 'FWD-SERVICES'])).stdout
   t.notMatch(services, /-j RETURN/, 'the foreign rule inside an fwdd chain is gone')
 
+  // The raw jump and chain (the event mask of passive health) break no forwarding when lost, so
+  // they are timed by reading the rules back, not by a connection.
+  const rawSaved = async (): Promise<string> => (await topo.exec(topo.node.ns, 'iptables-save', ['-t', 'raw'])).stdout
+  const lostAt = Date.now()
+  await topo.exec(topo.node.ns, 'iptables', ['-t', 'raw', '-F', 'PREROUTING'])
+  await topo.exec(topo.node.ns, 'iptables', ['-t', 'raw', '-F', 'FWD-RAW'])
+  for (;;) {
+    const raw = await rawSaved()
+    if (/-A PREROUTING .*-j FWD-RAW/.test(raw) && /-A FWD-RAW .*--dport 8000 .*-j CT --ctevents new,destroy,reply/.test(raw)) break
+    if (Date.now() - lostAt > LIMIT_MS) throw new Error(`raw jump or FWD-RAW not repaired within ${LIMIT_MS} ms:\n${raw}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  t.comment(`flushed raw PREROUTING and FWD-RAW: repaired after ${Date.now() - lostAt} ms`)
+
   t.match((await topo.exec(topo.node.ns, 'iptables', ['-t', 'nat', '-S', 'PREROUTING'])).stdout, /another-tool/, 'the foreign rule is still there at the end')
   const s = await d.status()
-  t.ok((s.node.driftRepairs ?? 0) >= 3, `status counts the repairs: driftRepairs=${s.node.driftRepairs}`)
+  t.ok((s.node.driftRepairs ?? 0) >= 4, `status counts the repairs: driftRepairs=${s.node.driftRepairs}`)
   t.equal(s.node.inSync, true)
 })
 
@@ -67,7 +82,8 @@ t.test('drift is repaired within one resync period; foreign rules survive', asyn
  * echo and kept `/lb` at 200 through the break. Returns the answers and when the break was made.
  */
 async function breakRightAfterOwnWrite(topo: Topology, d: Awaited<ReturnType<typeof startDaemon>>, yaml: string, breakIt: () => Promise<unknown>): Promise<{ answers: Array<[number, number, number]>; brokeAt: number; wroteAt: number }> {
-  const poller = topo.spawn(topo.node.ns, process.execPath, [LB_POLL, 'http://127.0.0.1:8080/lb', '4000'])
+  const stopFile = path.join(d.dir, 'lb-poll.stop')
+  const poller = topo.spawn(topo.node.ns, process.execPath, [LB_POLL, 'http://127.0.0.1:8080/lb', '30000', stopFile])
   let out = ''
   poller.stdout?.on('data', (c: Buffer) => { out += c.toString() })
   while (!out.includes('polling\n')) await new Promise((r) => setTimeout(r, 20))
@@ -80,6 +96,9 @@ async function breakRightAfterOwnWrite(topo: Topology, d: Awaited<ReturnType<typ
   const wroteAt = Date.now()
   const brokeAt = Date.now()
   await breakIt()
+  // The repair takes milliseconds here; a second is room for a loaded machine.
+  await new Promise((r) => setTimeout(r, 1000))
+  writeFileSync(stopFile, '')
   await poller
   const line = out.split('\n').find((l) => l.startsWith('['))
   if (!line) throw new Error(`lb-poll printed no answers: ${out}`)

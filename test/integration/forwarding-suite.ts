@@ -193,11 +193,14 @@ export function forwardingSuite(backend: BackendName): void {
       if (backend === 'nftables') {
         t.match(rules, /table ip fwdd/, 'the nft table')
         t.match(rules, /masquerade random,fully-random/)
+        t.match(rules, /ct event set new,destroy,reply\n\s*ct mark set/, 'web (passive health on) sets the conntrack event mask')
         t.notMatch(rules, /table ip other/, 'not the other tool\'s table')
         t.notMatch(await iptablesText(topo), /FWD-|comment fwdd/, 'nothing written to iptables')
       } else {
         t.match(rules, /-A FWD-SERVICES .*--dport 8000 .*"web -> 198\.18\.1\.2:80" .*-j DNAT --to-destination 198\.18\.1\.2:80/)
         t.match(rules, /MASQUERADE --random-fully/)
+        t.match(rules, /-A FWD-RAW -p tcp -m tcp --dport 8000 .*-j CT --ctevents new,destroy,reply/, 'web (passive health on) gets the conntrack event mask in raw')
+        t.match(rules, /-A PREROUTING -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m comment --comment fwdd -j FWD-RAW/, 'only SYNs enter FWD-RAW')
         t.notMatch(rules, /OTHER-/, 'not the other tool\'s rules')
         t.equal(await nftTableText(topo), null, 'no nft table')
       }
@@ -305,7 +308,7 @@ export function forwardingSuite(backend: BackendName): void {
       t.same([await iptablesText(topo), await nftTableText(topo)], before, 'and changed nothing')
       const r = await ctl(['cleanup'])
       t.equal(r.exitCode, 0)
-      t.match(r.stdout, backend === 'nftables' ? /and the nft table ip fwdd/ : /removed 5 chains and 3 jump rules/)
+      t.match(r.stdout, backend === 'nftables' ? /and the nft table ip fwdd/ : /removed 6 chains and 4 jump rules/)
       t.notMatch(await iptablesText(topo), /FWD-|comment fwdd/, 'no fwdd chain or jump in iptables')
       t.equal(await nftTableText(topo), null, 'no fwdd nft table')
       await assertForeign(t, topo, backend, 'after cleanup')

@@ -18,7 +18,9 @@ function harness() {
   }
   const outcomes: FlowOutcome[] = []
   const reports: WatchReport[] = []
+  let listening = 0
   const w = new TrafficWatcher(runner, clock, {
+    onListening: () => { listening++ },
     classify: (ev) => (ev.target.address === '198.18.1.2' ? { key: 'web|198.18.1.2:80', unansweredMs: 200 } : null),
     onOutcomes: (o) => outcomes.push(...o),
     onReport: (r) => reports.push(r),
@@ -28,7 +30,7 @@ function harness() {
     const wall = (clock.wallNow() - agoMs) / 1000
     return `[${wall.toFixed(6)}]\t[${kind}] tcp      6 120 ${state} src=198.18.0.2 dst=198.18.0.1 sport=4${id} dport=8000 ${unreplied ? '[UNREPLIED] ' : ''}src=198.18.1.2 dst=198.18.1.1 sport=80 dport=4${id} mark=262144 id=${id}`
   }
-  return { clock, streams, outcomes, reports, w, line }
+  return { clock, streams, outcomes, reports, w, line, listening: () => listening }
 }
 
 t.test('runs conntrack -E filtered to fwdd\'s connmark, stamped, with ids', async (t) => {
@@ -152,5 +154,20 @@ t.test('conntrack missing or ended: unavailable (active checks only), and it is 
   h.streams[2]!.err!('NOTICE: Netlink socket buffer size has been set to 16777216 bytes.')
   t.match(h.reports.at(-1), { mode: 'watching' }, 'watching once conntrack runs')
   t.equal(h.reports.length, reports + 1)
+  h.w.stop()
+})
+
+t.test('each run of conntrack reports it listens once, on its first line (stderr or stdout), not at spawn', async (t) => {
+  const h = harness()
+  h.w.start()
+  t.equal(h.listening(), 0, 'spawned is not yet subscribed')
+  h.streams[0]!.err!('NOTICE: Netlink socket buffer size has been set to 33554432 bytes.')
+  h.streams[0]!.line(h.line('NEW', '1', 'SYN_SENT', true))
+  t.equal(h.listening(), 1)
+  h.streams[0]!.exit(1)
+  await h.clock.advance(1000)
+  t.equal(h.streams.length, 2, 'restarted')
+  h.streams[1]!.line(h.line('NEW', '2', 'SYN_SENT', true))
+  t.equal(h.listening(), 2, 'a new run listens anew')
   h.w.stop()
 })

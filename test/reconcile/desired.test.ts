@@ -139,7 +139,11 @@ t.test('render input: rotation vs known; status serving', async (t) => {
     name: 'web', protocol: 'tcp', port: 8000,
     rotation: [{ address: '198.18.2.2', port: 80, weight: 1 }],
     known: [{ address: '198.18.1.2', port: 80, weight: 1 }, { address: '198.18.2.2', port: 80, weight: 1 }],
+    passive: true,
   })
+  // Passive health off (the loader's udp default, or `enabled: false`): no event mask for its flows.
+  const off = { ...c, listeners: c.listeners.map((l) => ({ ...l, passive: { ...l.passive!, enabled: false } })) }
+  t.equal(renderInputOf(off, targets, rotation, []).listeners[0]!.passive, false)
   const st = (inSync: boolean, draining: boolean, h = health) => listenerStatuses(c, targets, rotation, { inSync, draining, health: h })[0]!
   t.match(st(true, false), { serving: true, targets: [{ state: 'unhealthy', lastError: 'connection refused', inRotation: false }, { state: 'healthy', inRotation: true }] })
   t.equal(st(false, false).serving, false, 'not in sync: not serving')

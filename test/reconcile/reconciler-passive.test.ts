@@ -23,9 +23,10 @@ function setup(passive = '{ baseEjectionMs: 1000, maxEjectionMs: 1000 }') {
   const cuts: string[] = []
   let handlers: TrafficWatcherHandlers | null = null
   let watches = 0
+  let renewals = 0
   const rec = new Reconciler({
     config: r.config, clock, logger: pino({ level: 'silent' }), random: () => 0.5,
-    dataplane: { async apply(input) { applied.push(input); return { chainsWritten: 1, chainsDeleted: 0, jumpsFixed: 0, drift: [] } as never } },
+    dataplane: { async apply(input) { applied.push(input); return { chainsWritten: 1, chainsDeleted: 0, jumpsFixed: 0, drift: [] } as never }, renewEventMask() { renewals++ } },
     conntrack: { async deleteFlowsTo(_p, address, port, _l, o) { cuts.push(`${address}:${port}${o?.unansweredOnly ? ' unanswered' : ''}`); return 1 } },
     check: async () => ({ ok: true, error: null, latencyMs: 1 }),
     resolve: async () => ({ addresses: [], ttlSeconds: 30 }),
@@ -33,7 +34,7 @@ function setup(passive = '{ baseEjectionMs: 1000, maxEjectionMs: 1000 }') {
   })
   const rotation = (): string[] => applied.at(-1)?.listeners[0]?.rotation.map((x) => x.address) ?? []
   const ev = (id: string, address: string) => ({ type: 'new' as const, proto: 'tcp' as const, state: 'SYN_SENT', unreplied: true, id, target: { address, port: 80 }, listenerPort: 8000, atWallMs: null })
-  return { rec, clock, applied, cuts, rotation, ev, handlers: () => handlers, watches: () => watches }
+  return { rec, clock, applied, cuts, rotation, ev, handlers: () => handlers, watches: () => watches, renewals: () => renewals }
 }
 
 t.test('an ejection is one sync away and cuts only unanswered flows; active successes after its time bring it back', async (t) => {
@@ -84,5 +85,20 @@ t.test('a reload that turns passive health off stops the watch and drops ejectio
   t.equal(h.handlers(), null, 'watch stopped')
   t.same(h.rotation(), ['198.18.1.2', '198.18.2.2'], 'the ejection no longer counts')
   t.equal(h.rec.status({ version: 'test' }).node.passive?.mode, 'off')
+  h.rec.stop()
+})
+
+t.test('when the watch listens, the dataplane renews its event mask and a sync writes it', async (t) => {
+  const h = setup()
+  const started = h.rec.start(2000)
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  const syncs = h.applied.length
+  t.equal(h.renewals(), 0)
+  h.handlers()!.onListening!()
+  await h.clock.advance(100)
+  t.equal(h.renewals(), 1)
+  t.ok(h.applied.length > syncs, 'a sync follows')
   h.rec.stop()
 })
