@@ -64,6 +64,26 @@ export function startRepairWatch(nodeNs: string): Child {
 }
 
 /**
+ * Waits until the watch has printed nothing for a second (at most a minute): after fwdd's full write
+ * of 10,000 listeners `nft monitor` prints some 50,000 lines for seconds, and the daemon's own watch
+ * reads the same backlog, so a break made meanwhile measures the backlog, not the repair (the
+ * quick curve's first 10,000-listener trial: seen after 3.9 s, the next ones in milliseconds).
+ */
+async function monitorQuiet(monitor: Child): Promise<void> {
+  const until = wall() + 60000
+  let seen = monitor.output().length
+  let quietSince = wall()
+  while (wall() - quietSince < 1000 && wall() < until) {
+    await sleep(100)
+    const now = monitor.output().length
+    if (now !== seen) {
+      seen = now
+      quietSince = wall()
+    }
+  }
+}
+
+/**
  * Runs `trials` breaks against the daemon already in sync in `nodeNs` (health port `healthPort`);
  * `lastSyncAt` is the daemon's status `node.lastSyncAt` in wall ms. `monitor` is a watch from
  * startRepairWatch() begun before the daemon's first write (one is started here if absent); it is
@@ -78,6 +98,7 @@ export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | '
     const samplesMs: number[] = []
     const sinceSync: number[] = []
     for (let i = 0; i < trials; i++) {
+      await monitorQuiet(monitor)
       const last = await quietMoment(lastSyncAt)
       const b = BREAKS[backend][i % BREAKS[backend].length]!
       const repaired = monitor.waitLine(b.repaired, 30000)
