@@ -56,6 +56,12 @@ export interface RulesetChange {
    * from), so a verify of those alone repairs it; false: it may have touched fwdd's own chains.
    */
   entriesOnly: boolean
+  /**
+   * The watch lost events (`nft monitor`: "We lost some netlink events!", its socket overran during
+   * a burst such as the echo of a full write at 10,000 listeners): whatever happened meanwhile is
+   * unknown, so a full verify is due, though most likely nothing but fwdd's own echo was lost.
+   */
+  lost?: true
 }
 
 /** Key of a target's counters: `${listener}|${address}:${port}`. */

@@ -33,6 +33,8 @@ const OWN_ECHO_MAX_MS = 10000
 const RESTART_MS = 1000
 /** The line `nft monitor` ends each transaction with; group 1 is the writer's pid. */
 const GENERATION = /^# new generation \d+ by process (\d+)\b/
+/** What `nft monitor` prints when its netlink socket overran and events were dropped. */
+const LOST = /lost some netlink events/i
 
 /** Folds `nft monitor` lines into changes; pure but for the runner's `ownsPid` (tests feed lines). */
 export class GenerationTracker {
@@ -124,6 +126,11 @@ export class RulesetMonitor {
     const start = (): void => {
       gens.reset()
       current = stream('nft', ['monitor'], (line) => {
+        if (LOST.test(line)) {
+          gens.reset()
+          onChange({ attributed: false, entriesOnly: false, lost: true })
+          return
+        }
         const verdict = gens.onLine(line)
         if (verdict === 'foreign' || verdict === 'foreign-entries') onChange({ attributed: true, entriesOnly: verdict === 'foreign-entries' })
         if (verdict !== 'unattributed') return

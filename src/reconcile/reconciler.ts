@@ -213,6 +213,12 @@ export class Reconciler {
    */
   driftSuspected(change: RulesetChange = { attributed: false, entriesOnly: false }): void {
     if (!this.current.started || this.stopped) return
+    if (change.lost) {
+      // Not drift as such (most likely fwdd's own echo overran the watch): a verify finds out.
+      this.log.warn('the ruleset watch lost events; verifying the rules in full')
+      this.request(true)
+      return
+    }
     const now = this.o.clock.now()
     const ownWriteEcho = !change.attributed && this.lastWroteAt !== null && now - this.lastWroteAt < OWN_WRITE_ECHO_MS
     // A change only to the built-in chains fwdd jumps from is repaired by reading those chains

@@ -112,6 +112,19 @@ t.test('a foreign transaction that stays within the built-in chains is entries-o
   stop()
 })
 
+t.test('lost events are reported as such, and what was pending before them is forgotten', async (t) => {
+  const f = fakeStream([4242])
+  const m = new RulesetMonitor(f.runner, (l) => / ip (nat|filter) /.test(` ${l} `), iptablesEntryGone, iptablesInEntries)
+  const changes: Array<{ attributed: boolean; entriesOnly: boolean; lost?: true }> = []
+  const stop = m.watch((c) => changes.push(c))
+  f.emit('# new generation 1 by process 4242 (iptables-nft-re)')
+  f.emit('add rule ip nat FWD-L-web counter')
+  f.emit('# ERROR: We lost some netlink events!')
+  f.emit('# new generation 3 by process 777 (iptables)')
+  t.same(changes, [{ attributed: false, entriesOnly: false, lost: true }], 'one loss, and no foreign change made of a half-seen transaction')
+  stop()
+})
+
 t.test('entry points per backend', async (t) => {
   for (const l of ['delete rule ip nat PREROUTING handle 3', 'flush chain ip filter INPUT', 'delete chain ip nat POSTROUTING', 'flush table ip nat', 'delete rule ip raw PREROUTING handle 7', 'flush table ip raw']) t.ok(iptablesEntryGone(l), l)
   for (const l of ['insert rule ip nat PREROUTING counter jump FWD-PREROUTING', 'delete rule ip nat FWD-L-web handle 3', 'flush chain ip nat FWD-SERVICES', 'flush chain ip raw FWD-RAW']) t.notOk(iptablesEntryGone(l), l)

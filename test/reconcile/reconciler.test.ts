@@ -378,6 +378,18 @@ t.test('a change only to the built-in chains is repaired by an entries verify; o
   h.rec.stop()
 })
 
+t.test('lost watch events ask for a full verify without turning /lb 503', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  await h.running()
+  await h.clock.advance(3000)
+  h.fake.calls = []
+  h.rec.driftSuspected({ attributed: false, entriesOnly: false, lost: true })
+  t.equal(status(h).node.inSync, true, 'still in sync: a loss is not drift')
+  await h.clock.advance(100)
+  t.ok(h.fake.calls.some((c) => c.file.endsWith('-save')), 'a full read ran')
+  h.rec.stop()
+})
+
 t.test('drift seen while a verify that writes nothing is running is drift, not an echo', async (t) => {
   const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
   await h.running()
