@@ -11,6 +11,7 @@ import { ControlClient } from '../control/control-client.js'
 import { createProcessRunner } from '../process/runner.js'
 import { Conntrack } from '../dataplane/conntrack.js'
 import { runLocalDoctor } from './doctor-local.js'
+import { passiveVerdict } from './doctor-passive.js'
 import { runAzureDoctorChecks } from './doctor-azure-command.js'
 import { formatVerdicts, verdictsExitCode, type Verdict } from './verdict.js'
 
@@ -59,6 +60,9 @@ export async function runDoctorCommand(values: DoctorFlags, ctx: DoctorContext):
     backend: loaded.ok ? loaded.config.dataplane?.backend ?? 'iptables' : 'iptables',
     flowsPerTarget: () => new Conntrack(runner).countByTarget(),
   })
+  // Passive health is the daemon's own state: asked over the control socket, after the local lines.
+  const passive = await new ControlClient(ctx.socket, 3000).status().then((s) => s.node.passive ?? null, () => null)
+  verdicts.push(passiveVerdict(passive))
   if (values.azure) {
     verdicts.push(...(await runAzureDoctorChecks(loaded.ok ? loaded.config : null, ctx.io.env)))
   }

@@ -292,6 +292,7 @@ export function forwardingSuite(backend: BackendName): void {
       t.equal(good.exitCode, 0, `doctor passes:\n${good.stdout}`)
       t.match(good.stdout, backend === 'nftables' ? /^PASS {2}nftables-table: table ip fwdd present$/m : /^PASS {2}jump nat PREROUTING -> FWD-PREROUTING: present$/m)
       t.match(good.stdout, /^PASS {2}source-ports: /m)
+      t.match(good.stdout, /^PASS {2}passive-health: watching fwdd's forwarded flows/m, 'the daemon\'s passive watch, asked over the control socket')
       await d.kill('SIGTERM')
       for (const c of BREAKS[backend][0]!) await topo.exec(topo.node.ns, c[0]!, c.slice(1))
       const bad = await d.ctl(['doctor', '--config', d.configPath])
