@@ -11,6 +11,7 @@ import { semanticProblems, type RawProblem } from './semantic.js'
 import { parseCidr, formatCidr } from './addresses.js'
 import { sizeProblem, treeProblem } from './limits.js'
 import { configWarnings } from './warnings.js'
+import { fastParse } from './fast-parse.js'
 import type { Config, ConfigProblem, ListenerSpec, PassiveSpec, SourceSpec, TargetSpec } from './types.js'
 
 /**
@@ -56,6 +57,18 @@ export function parseConfig(text: string, file: string): ConfigResult {
 }
 
 function parseChecked(text: string, file: string): ConfigResult {
+  // Most loads are of valid configs: plain values (fast-parse.ts) are enough for those. Anything
+  // else is read again below with positions, so its problems read exactly as they always did.
+  const fast = fastParse(text)
+  if (fast !== undefined && isCleanConfig(fast)) return { ok: true, config: normalise(fast), warnings: [] }
+  return parsePositioned(text, file)
+}
+
+/**
+ * The positioned path alone: `yaml`'s Document, whose nodes know where they were written. Exported
+ * so tests can hold the fast path to it; callers use parseConfig. May throw (parseConfig catches).
+ */
+export function parsePositioned(text: string, file: string): ConfigResult {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const at = (offset: number): { line: number; col: number } => {
@@ -88,6 +101,13 @@ function parseChecked(text: string, file: string): ConfigResult {
   }
   const warnings = configWarnings(raw as Record<string, unknown>).map((p) => ({ file, ...locate(doc, p, at), path: p.path.join('.'), message: p.message }))
   return { ok: true, config: normalise(raw as RawConfig), warnings }
+}
+
+/** True for values that pass the schema and the semantic rules with no warning to report. */
+function isCleanConfig(raw: unknown): raw is RawConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !validate(raw)) return false
+  const r = raw as unknown as Record<string, unknown>
+  return semanticProblems(r).length === 0 && configWarnings(r).length === 0
 }
 
 /** Formats warnings one per line: `PATH:LINE:COL: warning: field: message`. */

@@ -31,12 +31,12 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
   let refreshSeconds = 60
   let poller: ImdsConfigSource | undefined
   // Off the event loop, like a file (config-source.ts): userData may be as large as a file.
-  const parse = async (text: string): Promise<LoadResult> => {
-    const r = await loadConfigBounded({ text, file: 'imds:userData' })
+  const parse = async (text: string, opts?: { loopIdle?: boolean }): Promise<LoadResult> => {
+    const r = await loadConfigBounded({ text, file: 'imds:userData' }, opts)
     return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
   }
   return {
-    async load() {
+    async load(opts) {
       try {
         latest = await imds.getUserData()
         readError = undefined
@@ -45,7 +45,7 @@ export function imdsSource(logger: Logger, env: NodeJS.ProcessEnv): ConfigSource
         if (latest === undefined) return { ok: false, problems: `imds:userData:1:1: (userData): reading it failed: ${readError}` }
         logger.warn({ err: readError }, 'reading userData failed; using the last text read')
       }
-      const r = await parse(latest ?? '')
+      const r = await parse(latest ?? '', opts)
       if (r.ok) {
         refreshSeconds = r.config.azure?.refreshSeconds ?? 60
         poller?.setRefreshSeconds(refreshSeconds)

@@ -9,8 +9,11 @@ import type { Config } from '../config/types.js'
 export type LoadResult = { ok: true; config: Config } | { ok: false; problems: string }
 
 export interface ConfigSource {
-  /** Reads and validates the config now. */
-  load(): Promise<LoadResult>
+  /**
+   * Reads and validates the config now. `loopIdle`: nothing else needs the event loop yet (the first
+   * load, before anything listens), so even a large config is parsed on it (loadConfigBounded).
+   */
+  load(opts?: { loopIdle?: boolean }): Promise<LoadResult>
   /** Calls `changed` when the source has a new version (IMDS polling); files change by reload. */
   watch(changed: () => void): void
   stop(): void
@@ -20,13 +23,14 @@ export interface ConfigSource {
 }
 
 /**
- * The config from a file; a large one is read and parsed on a worker thread (load-worker.ts): a
- * config near the size limit takes seconds to parse, and the LB probes must keep their answers.
+ * The config from a file; on a reload a large one is read and parsed on a worker thread
+ * (load-worker.ts): a config near the size limit takes a second or more to parse, and the LB probes
+ * must keep their answers. The first load (`loopIdle`) parses on the event loop: nothing listens yet.
  */
 export function fileSource(file: string): ConfigSource {
   return {
-    async load() {
-      const r = await loadConfigBounded({ file })
+    async load(opts) {
+      const r = await loadConfigBounded({ file }, opts)
       return r.ok ? r : { ok: false, problems: formatProblems(r.problems) }
     },
     watch() {},

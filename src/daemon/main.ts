@@ -87,7 +87,8 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   process.on('unhandledRejection', onStray)
   // The Azure SDKs load only when the config or the flags need them: a plain node starts faster and smaller.
   const source: ConfigSource = args.configFrom === 'imds' ? (await import('./azure-wiring.js')).imdsSource(logger, env) : fileSource(args.config)
-  const first = await source.load()
+  // Nothing listens yet, so the first load may hold the event loop (no worker to start for it).
+  const first = await source.load({ loopIdle: true })
   if (!first.ok) {
     logger.fatal({ problems: first.problems }, 'config invalid; not starting')
     process.stderr.write(`${first.problems}\n`)

@@ -1,8 +1,9 @@
 /**
  * Runs the periodic checks of every target and keeps their health. Each target gets its own timer.
  * The first check of a new target runs within `FIRST_CHECK_SPREAD_MS` (so a starting daemon has its
- * first round quickly, without firing every handshake at once); the second runs at a random phase
- * inside the interval, and every later one an interval after the previous one started. So 1000
+ * first round quickly, without firing every handshake at once; a few new checks go at once); the
+ * second runs at a random phase inside the interval, and every later one an interval after the
+ * previous one started. So 1000
  * targets spread their handshakes evenly over the interval instead of firing together. A state
  * change calls `onChange` once; the reconcile loop collapses bursts of changes into one sync.
  */
@@ -10,8 +11,15 @@ import { systemClock, type Clock } from '../clock.js'
 import { initialHealth, recordResult, type TargetHealth } from './target-health.js'
 import type { CheckResult, TcpCheck } from './tcp-check.js'
 
-/** The window over which the first checks of new targets are spread. */
+/** The window over which the first checks of new targets are spread (at most). */
 export const FIRST_CHECK_SPREAD_MS = 200
+/**
+ * The window shrinks to this much per new check, so a few checks go at once instead of waiting up
+ * to FIRST_CHECK_SPREAD_MS for nothing (10,000 listeners sharing two servers have 3 checks, and
+ * their first round is the start's fail-static wait), while 1000 or more keep the whole window:
+ * new handshakes never start faster than 1000 per FIRST_CHECK_SPREAD_MS because of this.
+ */
+export const FIRST_CHECK_GAP_MS = FIRST_CHECK_SPREAD_MS / 1000
 
 export interface CheckedTarget {
   /** Stable identity: listener, address and port. */
@@ -66,6 +74,7 @@ export class HealthChecker {
         this.entries.delete(key)
       }
     }
+    const spread = Math.min(FIRST_CHECK_SPREAD_MS, FIRST_CHECK_GAP_MS * targets.filter((t) => !this.entries.has(t.key)).length)
     for (const t of targets) {
       const e = this.entries.get(t.key)
       if (e) {
@@ -74,7 +83,7 @@ export class HealthChecker {
       }
       const entry: Entry = { target: t, health: initialHealth(this.clock.now()), timer: null, checks: 0 }
       this.entries.set(t.key, entry)
-      this.schedule(entry, this.random() * Math.min(t.intervalMs, FIRST_CHECK_SPREAD_MS))
+      this.schedule(entry, this.random() * Math.min(t.intervalMs, spread))
     }
   }
 

@@ -45,3 +45,15 @@ t.test('small configs parse on the loop (no worker, no isolate kept in RSS); lar
   t.ok(r.ok)
   t.ok(h.max / 1e6 < 500, `the loop never stalled for the large one (max delay ${Math.round(h.max / 1e6)} ms)`)
 })
+
+t.test('loopIdle (the first load, nothing listening yet): a large config parses on the loop, no worker', async (t) => {
+  const { loadConfigBounded, loadConfigOffThread: offThread, OFF_THREAD_MIN_BYTES } = (await import(pathToFileURL(path.join(ROOT, 'dist/config/load-worker.js')).href)) as Mod
+  const big = `listeners:\n${Array.from({ length: 3000 }, (_, i) => `  - { name: l${i}, port: ${1000 + i}, targets: [{ host: 198.18.1.10, port: 80 }] }\n`).join('')}`
+  t.ok(Buffer.byteLength(big) > OFF_THREAD_MIN_BYTES)
+  let ticks = 0
+  const iv = setInterval(() => ticks++, 1)
+  const r = await loadConfigBounded({ text: big, file: 'big.yaml' }, { loopIdle: true })
+  clearInterval(iv)
+  t.equal(ticks, 0, 'no timer ran: the parse held the loop, as nothing else needs it')
+  t.same(r, await offThread({ text: big, file: 'big.yaml' }), 'the same result as the worker gives')
+})

@@ -143,3 +143,19 @@ t.test('health checks failing with EMFILE do not mark a healthy target down (the
   t.same(changes, ['web|198.18.1.1:80=healthy'], 'no transition')
   checker.stop()
 })
+
+t.test('a few new checks go at once; many keep the whole first-check window', async (t) => {
+  const clock = new FakeClock()
+  const f = fakeCheck(clock)
+  // random() near 1: each first check waits as long as its window allows.
+  const checker = new HealthChecker(f.check, { onChange: () => {} }, { clock, random: () => 0.999 })
+  checker.setTargets([target(1), target(2), target(3)])
+  await clock.advance(1)
+  t.equal(f.calls.length, 3, '3 new checks ran within 1 ms, not up to FIRST_CHECK_SPREAD_MS later')
+  checker.setTargets(Array.from({ length: 1003 }, (_, i) => target(i + 1)))
+  await clock.advance(FIRST_CHECK_SPREAD_MS - 2)
+  t.equal(new Set(f.calls.map((c) => c.address)).size, 3, '1000 new checks still wait for their place in the window')
+  await clock.advance(2)
+  t.equal(new Set(f.calls.map((c) => c.address)).size, 1003)
+  checker.stop()
+})

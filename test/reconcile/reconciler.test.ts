@@ -61,7 +61,7 @@ interface Harness {
   dnatTo(): string[]
 }
 
-function harness(cfg: Config, up: string[], logger = silent): Harness {
+function harness(cfg: Config, up: string[], logger = silent, dns: Record<string, string[]> = {}): Harness {
   const clock = new FakeClock()
   const fake = new FakeIptables()
   const runner = new FaultyRunner(fake)
@@ -97,7 +97,7 @@ function harness(cfg: Config, up: string[], logger = silent): Harness {
       if (silentAddrs.has(address)) return new Promise((r) => clock.setTimeout(() => r({ ok: false, error: 'timed out', latencyMs: timeoutMs }), timeoutMs))
       return Promise.resolve(upSet.has(address) ? { ok: true, error: null, latencyMs: 1 } : { ok: false, error: 'connection refused', latencyMs: 1 })
     },
-    resolve: async () => ({ addresses: [], ttlSeconds: 30 }),
+    resolve: async (name) => ({ addresses: dns[name] ?? [], ttlSeconds: 30 }),
   })
   return {
     clock, fake, runner, rec, up: upSet, silentAddrs, events, applied,
@@ -421,5 +421,13 @@ t.test('a server shared by many listeners going down logs one line, not one per 
   t.equal(left.length, 1, 'one line for the one server')
   t.match(left[0], { address: '198.18.1.2:80', targets: 40, first: ['l0/0', 'l1/0', 'l2/0', 'l3/0', 'l4/0'], to: 'unhealthy' })
   t.notOk(h.dnatTo().includes('198.18.1.2:80'), 'and it left every rotation')
+  h.rec.stop()
+})
+
+t.test('start: targets named by DNS are resolved before the first round (the index is rebuilt with the answers)', async (t) => {
+  const h = harness(config(['198.18.1.2', 'app.corp.example']), ['198.18.1.2', '198.18.2.2'], silent, { 'app.corp.example': ['198.18.2.2'] })
+  await h.running()
+  t.same(h.dnatTo().sort(), ['198.18.1.2:80', '198.18.2.2:80'], 'the answer is a target from the first sync on')
+  t.same(status(h).listeners[0]!.targets.map((x) => [x.host, x.address, x.state]), [['198.18.1.2', '198.18.1.2', 'healthy'], ['app.corp.example', '198.18.2.2', 'healthy']])
   h.rec.stop()
 })
