@@ -80,6 +80,15 @@ export class FlowTracker {
     return []
   }
 
+  /**
+   * Flow `id` was answered at `at` (a later event without [UNREPLIED]): the verdict `onEvent` gives
+   * such an event, without needing the rest of the event. Nothing when it is not tracked.
+   */
+  answered(id: string, at: number): FlowOutcome[] {
+    const found = this.take(id, true)
+    return found ? [{ key: found.key, ok: true, reason: null, at }] : []
+  }
+
   /** Every tracked flow whose deadline is at or before `horizon` becomes an `unanswered` failure. */
   expire(horizon: number): FlowOutcome[] {
     const out: FlowOutcome[] = []

@@ -171,3 +171,18 @@ t.test('each run of conntrack reports it listens once, on its first line (stderr
   t.equal(h.listening(), 2, 'a new run listens anew')
   h.w.stop()
 })
+
+t.test('an answer is read from the id and stamp alone; a reset still from the whole line', async (t) => {
+  const h = harness()
+  h.w.start()
+  h.streams[0]!.line(h.line('NEW', '1', 'SYN_SENT', true, 50))
+  h.streams[0]!.line(h.line('NEW', '2', 'SYN_SENT', true, 50))
+  h.streams[0]!.line(h.line('UPDATE', '1', 'SYN_RECV', false, 20))
+  h.streams[0]!.line(h.line('DESTROY', '2', 'CLOSE', true, 10))
+  h.streams[0]!.line(h.line('UPDATE', '1', 'ESTABLISHED', false))
+  await settle()
+  t.match(h.outcomes, [{ key: 'web|198.18.1.2:80', ok: true, reason: null }, { ok: false, reason: 'reset' }], 'flow 1 answered once (its later events are of a flow no longer waited on), flow 2 reset')
+  t.equal(h.outcomes.length, 2)
+  t.ok(h.outcomes[0]!.at < h.outcomes[1]!.at, 'each at its own stamp')
+  h.w.stop()
+})
