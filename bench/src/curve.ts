@@ -125,9 +125,9 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
           const at = (await daemon.status()).node.lastSyncAt
           return at === null ? null : Date.parse(at)
         }
-        const d = await measureDriftRepair(topo.node.ns, backend, quick ? 3 : 20, lastSyncAt, 8080, watch)
+        const d = await measureDriftRepair(topo.node.ns, backend, quick ? 3 : 20, lastSyncAt, 8080, watch, () => daemon.child.output())
         drift = { trials: d.trials, medianMs: d.medianMs, worstMs: d.worstMs, lies: d.lies, probesInWindows: d.probesInWindows }
-        process.stderr.write(`  ${backend} ${n}: flush -> repaired ms (lies/probes, first non-200 ms, ms since last sync): ${d.perTrial.map((x) => `${x.ms} (${x.lies}/${x.probes}, ${x.firstNot200Ms ?? '-'}, ${x.sinceSyncMs})`).join(' ')}\n`)
+        process.stderr.write(`  ${backend} ${n}: flush -> repaired ms (lies/probes, first non-200 ms, ms since last sync, seen by nft monitor ms): ${d.perTrial.map((x) => `${x.ms} (${x.lies}/${x.probes}, ${x.firstNot200Ms ?? '-'}, ${x.sinceSyncMs}, ${x.seenMs})`).join(' ')}\n`)
       } else {
         notes.push(`the daemon was not in sync within ${readyTimeoutMs / 1000} s: no drift figures`)
       }

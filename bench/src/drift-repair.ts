@@ -29,6 +29,20 @@ const BREAKS: Record<'iptables' | 'nftables', Break[]> = {
   ],
 }
 
+/**
+ * When the daemon's repair was in the kernel: the wall time of its first `repaired rules changed
+ * behind fwdd` log line at or after `sinceWallMs` (fwdd logs it as soon as the repairing write has
+ * returned, i.e. committed), or null when there is none in `output`.
+ */
+export function repairLoggedAt(output: string, sinceWallMs: number): number | null {
+  for (const line of output.split('\n')) {
+    if (!line.includes('repaired rules changed behind fwdd')) continue
+    const at = Date.parse((/"time":"([^"]+)"/.exec(line) ?? [])[1] ?? '')
+    if (Number.isFinite(at) && at >= sinceWallMs) return at
+  }
+  return null
+}
+
 export interface DriftRepairResult {
   trials: number
   medianMs: number
@@ -36,8 +50,12 @@ export interface DriftRepairResult {
   /** `/lb` 200s asked and answered while the break stood, over all trials; and every answer in those windows. */
   lies: number
   probesInWindows: number
-  /** Per trial: flush -> repaired ms, the 200s inside its window, ms from the break to the first non-200 (null: none seen), ms since fwdd's last sync at the break. */
-  perTrial: Array<{ ms: number; lies: number; probes: number; firstNot200Ms: number | null; sinceSyncMs: number }>
+  /**
+   * Per trial: flush -> repaired ms, the 200s inside its window, ms from the break to the first
+   * non-200 (null: none seen), ms since fwdd's last sync at the break, and ms until the repair was
+   * seen by the watch (`nft monitor` prints a large repair's lines for a while after the commit).
+   */
+  perTrial: Array<{ ms: number; lies: number; probes: number; firstNot200Ms: number | null; sinceSyncMs: number; seenMs: number }>
 }
 
 const wall = (): number => performance.timeOrigin + performance.now()
@@ -89,7 +107,7 @@ async function monitorQuiet(monitor: Child): Promise<void> {
  * startRepairWatch() begun before the daemon's first write (one is started here if absent); it is
  * stopped here either way.
  */
-export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | 'nftables', trials: number, lastSyncAt: () => Promise<number | null>, healthPort = 8080, watch?: Child): Promise<DriftRepairResult> {
+export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | 'nftables', trials: number, lastSyncAt: () => Promise<number | null>, healthPort = 8080, watch?: Child, daemonOutput?: () => string): Promise<DriftRepairResult> {
   const monitor = watch ?? startRepairWatch(nodeNs)
   const poller = spawnChild(nodeNs, process.execPath, [benchScript('lb-poller'), `http://127.0.0.1:${healthPort}/lb`])
   try {
@@ -97,6 +115,7 @@ export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | '
     const windows: Array<[number, number]> = []
     const samplesMs: number[] = []
     const sinceSync: number[] = []
+    const seen: number[] = []
     for (let i = 0; i < trials; i++) {
       await monitorQuiet(monitor)
       const last = await quietMoment(lastSyncAt)
@@ -107,8 +126,14 @@ export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | '
       await inNs(nodeNs, b.cmd[0]!, b.cmd.slice(1))
       const broken = wall()
       await repaired
-      const back = wall()
+      const seenAt = wall()
+      // The repair is in the kernel when fwdd's write returned (its log line); the watch prints a
+      // large repair's lines for a while after that (hundreds of ms at 1000 listeners on nftables),
+      // and a 200 answered then is the truth, not a lie. Without the log line: when it was seen.
+      const logged = daemonOutput ? repairLoggedAt(daemonOutput(), Math.floor(t0)) : null
+      const back = logged !== null && logged < seenAt ? Math.max(logged, broken) : seenAt
       samplesMs.push(back - t0)
+      seen.push(seenAt - t0)
       windows.push([broken, back])
     }
     const dumped = poller.waitLine(/^\[/, 10000)
@@ -117,7 +142,7 @@ export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | '
     const perTrial = windows.map(([a, z], i) => {
       const inside = answers.filter(([start, end]) => start >= a && end <= z)
       const firstNot200 = answers.find(([start, , status]) => start >= a && status !== 200)
-      return { ms: Math.round(samplesMs[i]!), lies: inside.filter(([, , st]) => st === 200).length, probes: inside.length, firstNot200Ms: firstNot200 ? Math.round(firstNot200[1] - a) : null, sinceSyncMs: Math.round(sinceSync[i]!) }
+      return { ms: Math.round(samplesMs[i]!), lies: inside.filter(([, , st]) => st === 200).length, probes: inside.length, firstNot200Ms: firstNot200 ? Math.round(firstNot200[1] - a) : null, sinceSyncMs: Math.round(sinceSync[i]!), seenMs: Math.round(seen[i]!) }
     })
     return {
       trials, perTrial,
