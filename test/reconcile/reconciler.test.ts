@@ -61,6 +61,16 @@ interface Harness {
   dnatTo(): string[]
 }
 
+/** Another tool flushes nat PREROUTING: fwdd's jump goes with it. */
+function flushPrerouting(h: Harness): void {
+  h.fake.tables.nat.get('PREROUTING')!.length = 0
+}
+
+/** Whether fwdd's jump is in nat PREROUTING (again). */
+function jumpBack(h: Harness): boolean {
+  return h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING'))
+}
+
 function harness(cfg: Config, up: string[], logger = silent, dns: Record<string, string[]> = {}): Harness {
   const clock = new FakeClock()
   const fake = new FakeIptables()
@@ -312,14 +322,14 @@ t.test('drift seen by the watch: not in sync at once, in sync again after the ve
   t.equal(status(h).node.inSync, true)
   await h.clock.advance(3000) // past the window in which events may be echoes of fwdd's own write
   const gate = h.hold()
-  h.fake.tables.nat.get('PREROUTING')!.length = 0 // someone flushed PREROUTING
+  flushPrerouting(h) // someone flushed PREROUTING
   h.rec.driftSuspected()
   t.equal(status(h).node.inSync, false, 'not in sync the moment the change is seen: /lb answers 503')
   t.equal(status(h).listeners[0]!.reason, 'not-in-sync')
   gate.release()
   await h.clock.advance(100)
   t.equal(status(h).node.inSync, true, 'in sync once the verify sync repaired it')
-  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  t.ok(jumpBack(h), 'the jump is back')
   h.rec.stop()
 })
 
@@ -340,13 +350,13 @@ t.test('a change the watch attributed to another process is drift even right aft
   // Within the timing echo window of the first (writing) sync: iptables-nft replaying a flush that
   // raced fwdd's write lands here, and nft monitor names its writer.
   const gate = h.hold()
-  h.fake.tables.nat.get('PREROUTING')!.length = 0
+  flushPrerouting(h)
   h.rec.driftSuspected({ attributed: true, entriesOnly: false })
   t.equal(status(h).node.inSync, false, '/lb answers 503 at once')
   gate.release()
   await h.clock.advance(100)
   t.equal(status(h).node.inSync, true, 'in sync once the verify repaired it')
-  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  t.ok(jumpBack(h), 'the jump is back')
   h.rec.stop()
 })
 
@@ -354,18 +364,18 @@ t.test('a change only to the built-in chains is repaired by an entries verify; o
   const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
   await h.running()
   await h.clock.advance(3000)
-  h.fake.tables.nat.get('PREROUTING')!.length = 0
+  flushPrerouting(h)
   h.fake.calls = []
   h.rec.driftSuspected({ attributed: true, entriesOnly: true })
   t.equal(status(h).node.inSync, false, 'not in sync at once')
   await h.clock.advance(100)
   t.equal(status(h).node.inSync, true, 'in sync after the entries verify')
   t.same(h.fake.calls.filter((c) => c.file.endsWith('-save')), [], 'without a full read')
-  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  t.ok(jumpBack(h), 'the jump is back')
   // Entries-only, then a change that reached fwdd's chains before the repair ran: a full verify.
   await h.clock.advance(3000)
   const gate = h.hold()
-  h.fake.tables.nat.get('PREROUTING')!.length = 0
+  flushPrerouting(h)
   h.rec.driftSuspected({ attributed: true, entriesOnly: true })
   h.fake.tables.nat.set('FWD-SERVICES', [])
   h.rec.driftSuspected({ attributed: true, entriesOnly: false })
@@ -397,13 +407,13 @@ t.test('drift seen while a verify that writes nothing is running is drift, not a
   const gate = h.hold()
   h.rec.request(true) // a periodic verify: it will find nothing to write
   await h.clock.advance(10)
-  h.fake.tables.nat.get('PREROUTING')!.length = 0 // flushed while it runs
+  flushPrerouting(h) // flushed while it runs
   h.rec.driftSuspected()
   t.equal(status(h).node.inSync, false, '/lb answers 503 at once: a sync in flight that wrote nothing made no echo')
   gate.release()
   await h.clock.advance(200)
   t.equal(status(h).node.inSync, true, 'in sync once the verify requested by the event repaired it')
-  t.ok(h.fake.tables.nat.get('PREROUTING')!.some((r) => r.includes('FWD-PREROUTING')), 'the jump is back')
+  t.ok(jumpBack(h), 'the jump is back')
   h.rec.stop()
 })
 
