@@ -46,9 +46,10 @@ export interface Dataplane {
 /** A change to the ruleset that concerns fwdd, seen by the watch. */
 export interface RulesetChange {
   /**
-   * True: `nft monitor` named the writing process and it is not one fwdd started, so this is
-   * certainly someone else's change. False: told from fwdd's own writes by timing only (an `nft`
-   * that prints no writer), so it may still be the late echo of fwdd's own write.
+   * True: certainly someone else's change: `nft monitor` named the writing process and it is not
+   * one fwdd started, or the change is one a running fwdd never makes (its nft table deleted).
+   * False: told from fwdd's own writes by timing only (an `nft` that prints no writer), so it may
+   * still be the late echo of fwdd's own write.
    */
   attributed: boolean
   /**

@@ -10,7 +10,7 @@ import type { Runner } from '../process/runner.js'
 import { FwdError } from '../errors.js'
 import type { ApplyResult } from './applier.js'
 import type { Dataplane, RulesetChange } from './dataplane.js'
-import { NFT_BASE_CHAINS, RulesetMonitor, nftEntryGone, nftInEntries } from './monitor.js'
+import { NFT_BASE_CHAINS, RulesetMonitor, nftEntryGone, nftInEntries, watchTableDeletion } from './monitor.js'
 import { parseNftTable } from './nft-parse.js'
 import { FlowCounters } from './flow-counters.js'
 import { NFT_TABLE, NftMemo, renderNft, sameBlock, type NftBlock, type NftModel } from './nft-render.js'
@@ -160,7 +160,13 @@ export class NftDataplane implements Dataplane {
   }
 
   watch(onChange: (change: RulesetChange) => void): () => void {
-    return this.monitor.watch(onChange)
+    const stopFull = this.monitor.watch(onChange)
+    // Certain without a writer: fwdd never deletes its own table while it runs (watchTableDeletion).
+    const stopTables = watchTableDeletion(this.runner, T, () => this.monitor.writingNow, () => onChange({ attributed: true, entriesOnly: false }))
+    return () => {
+      stopFull()
+      stopTables()
+    }
   }
 
   private async run(lines: string[]): Promise<void> {

@@ -1,6 +1,6 @@
 // RulesetMonitor with a fake `nft monitor` stream: what fwdd's own writes hide, and what they never hide.
 import t from 'tap'
-import { RulesetMonitor, iptablesEntryGone, iptablesInEntries, nftEntryGone } from '../../src/dataplane/monitor.js'
+import { RulesetMonitor, iptablesEntryGone, iptablesInEntries, nftEntryGone, watchTableDeletion } from '../../src/dataplane/monitor.js'
 import type { Runner } from '../../src/process/runner.js'
 
 /** A fake `nft monitor`; `own` lists the pids the runner started (its ownsPid). */
@@ -130,4 +130,29 @@ t.test('entry points per backend', async (t) => {
   for (const l of ['insert rule ip nat PREROUTING counter jump FWD-PREROUTING', 'delete rule ip nat FWD-L-web handle 3', 'flush chain ip nat FWD-SERVICES', 'flush chain ip raw FWD-RAW']) t.notOk(iptablesEntryGone(l), l)
   for (const l of ['delete table ip fwdd', 'flush chain ip fwdd prerouting', 'delete rule ip fwdd input handle 4', 'delete chain ip fwdd forward']) t.ok(nftEntryGone(l), l)
   for (const l of ['flush chain ip fwdd l-web', 'add rule ip fwdd prerouting fib daddr type local', 'delete element ip fwdd services { tcp . 8000 }']) t.notOk(nftEntryGone(l), l)
+})
+
+t.test('the table watch reports a deletion of fwdd\'s table at once, unless fwdd itself is writing', async (t) => {
+  let onLine: ((l: string) => void) | null = null
+  const runner: Runner = {
+    run: async () => { throw new Error('unexpected run') },
+    stream: (file, args, line) => {
+      if (file !== 'nft' || args.join(' ') !== 'monitor tables') throw new Error(`unexpected stream ${file} ${args.join(' ')}`)
+      onLine = line
+      return { stop: () => { onLine = null } }
+    },
+  }
+  let writing = false
+  let gone = 0
+  const stop = watchTableDeletion(runner, 'ip fwdd', () => writing, () => gone++)
+  onLine!('delete table ip other')
+  onLine!('add table ip fwdd')
+  t.equal(gone, 0, 'another table, or fwdd\'s table added: nothing')
+  onLine!('delete table ip fwdd')
+  t.equal(gone, 1, 'fwdd\'s table deleted by someone else')
+  writing = true
+  onLine!('delete table ip fwdd')
+  t.equal(gone, 1, 'not while fwdd itself writes (its cleanup)')
+  stop()
+  t.equal(onLine, null, 'stop ends the stream')
 })
