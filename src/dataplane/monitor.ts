@@ -121,37 +121,45 @@ export class RulesetMonitor {
   }
 
   watch(onChange: (change: RulesetChange) => void): () => void {
-    const stream = this.runner.stream?.bind(this.runner)
-    if (!stream) return () => {}
     const ownsPid = this.runner.ownsPid?.bind(this.runner) ?? (() => false)
     const gens = new GenerationTracker(this.relevant, ownsPid, this.inEntries)
-    let stopped = false
-    let current: { stop(): void } | null = null
-    let timer: NodeJS.Timeout | null = null
-    const start = (): void => {
-      gens.reset()
-      current = stream('nft', ['monitor'], (line) => {
-        if (LOST.test(line)) {
-          gens.reset()
-          onChange({ attributed: false, entriesOnly: false, lost: true })
-          return
-        }
-        const verdict = gens.onLine(line)
-        if (verdict === 'foreign' || verdict === 'foreign-entries') onChange({ attributed: true, entriesOnly: verdict === 'foreign-entries' })
-        if (verdict !== 'unattributed') return
-        if (this.isOwnEcho(line)) return
-        if (this.relevant(line)) onChange({ attributed: false, entriesOnly: this.inEntries(line) })
-      }, () => {
-        current = null
-        if (!stopped) timer = setTimeout(start, RESTART_MS)
-      })
-    }
-    start()
-    return () => {
-      stopped = true
-      if (timer) clearTimeout(timer)
-      current?.stop()
-    }
+    return keepStreaming(this.runner, ['monitor'], () => gens.reset(), (line) => {
+      if (LOST.test(line)) {
+        gens.reset()
+        onChange({ attributed: false, entriesOnly: false, lost: true })
+        return
+      }
+      const verdict = gens.onLine(line)
+      if (verdict === 'foreign' || verdict === 'foreign-entries') onChange({ attributed: true, entriesOnly: verdict === 'foreign-entries' })
+      if (verdict !== 'unattributed') return
+      if (this.isOwnEcho(line)) return
+      if (this.relevant(line)) onChange({ attributed: false, entriesOnly: this.inEntries(line) })
+    })
+  }
+}
+
+/**
+ * Runs `nft ...args` and feeds its lines to `onLine`, starting it again RESTART_MS after it ends
+ * (`onStart` runs before each start); returns stop. A runner that cannot stream watches nothing.
+ */
+function keepStreaming(runner: Runner, args: readonly string[], onStart: () => void, onLine: (line: string) => void): () => void {
+  const stream = runner.stream?.bind(runner)
+  if (!stream) return () => {}
+  let stopped = false
+  let current: { stop(): void } | null = null
+  let timer: NodeJS.Timeout | null = null
+  const start = (): void => {
+    onStart()
+    current = stream('nft', args, onLine, () => {
+      current = null
+      if (!stopped) timer = setTimeout(start, RESTART_MS)
+    })
+  }
+  start()
+  return () => {
+    stopped = true
+    if (timer) clearTimeout(timer)
+    current?.stop()
   }
 }
 
@@ -180,25 +188,9 @@ export function iptablesInEntries(line: string): boolean {
  * deletion outside fwdd's own writes is someone else's. Restarted when it ends; returns stop.
  */
 export function watchTableDeletion(runner: Runner, table: string, ownWriteInFlight: () => boolean, onGone: () => void): () => void {
-  const stream = runner.stream?.bind(runner)
-  if (!stream) return () => {}
-  let stopped = false
-  let current: { stop(): void } | null = null
-  let timer: NodeJS.Timeout | null = null
-  const start = (): void => {
-    current = stream('nft', ['monitor', 'tables'], (line) => {
-      if (line === `delete table ${table}` && !ownWriteInFlight()) onGone()
-    }, () => {
-      current = null
-      if (!stopped) timer = setTimeout(start, RESTART_MS)
-    })
-  }
-  start()
-  return () => {
-    stopped = true
-    if (timer) clearTimeout(timer)
-    current?.stop()
-  }
+  return keepStreaming(runner, ['monitor', 'tables'], () => {}, (line) => {
+    if (line === `delete table ${table}` && !ownWriteInFlight()) onGone()
+  })
 }
 
 /** The base chains of fwdd's nft table (its entry points: the only chains hooked into the kernel). */
