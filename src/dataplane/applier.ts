@@ -87,7 +87,7 @@ export class Applier {
    * only what differs from them: how a restarted daemon adopts its predecessor's rules.
    */
   adopt(state: KernelState): void {
-    this.lastApplied = { raw: new Map(state.tables.raw.fwdChains), nat: new Map(state.tables.nat.fwdChains), filter: new Map(state.tables.filter.fwdChains) }
+    this.lastApplied = ruleSetOf((t) => state.tables[t].fwdChains)
   }
 
   /**
@@ -162,7 +162,7 @@ export class Applier {
         throw err
       }
     }
-    this.lastApplied = { raw: new Map(desired.raw), nat: new Map(desired.nat), filter: new Map(desired.filter) }
+    this.lastApplied = ruleSetOf((t) => desired[t])
     this.renewals.clear()
     return result
   }
@@ -226,6 +226,13 @@ export class Applier {
       throw new FwdError('FWD_ERR_IPTABLES_RESTORE', `applying the rule set: ${this.backend.restore} exited ${r.exitCode}: ${r.stderr.trim()}`)
     }
   }
+}
+
+/** A rule set holding a copy of `chains(table)` for every table fwdd writes. */
+function ruleSetOf(chains: (table: Table) => ReadonlyMap<string, string[]>): RuleSet {
+  const out = {} as RuleSet
+  for (const t of TABLES) out[t] = new Map(chains(t))
+  return out
 }
 
 /** Identity first: a memoized render hands back the same array for every chain it did not change. */
