@@ -41,6 +41,7 @@ const passive = {
     enabled: { type: 'boolean' },
     unansweredMs: { type: 'integer', minimum: 20, maximum: 60000 },
     fall: { type: 'integer', minimum: 1, maximum: 100 },
+    resetFall: { type: 'integer', minimum: 1, maximum: 100 },
     baseEjectionMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     maxEjectionMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     maxEjectionPercent: { type: 'integer', minimum: 0, maximum: 100 },

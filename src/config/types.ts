@@ -61,6 +61,8 @@ export interface PassiveSpec {
   enabled: boolean
   unansweredMs: number
   fall: number
+  /** Consecutive failures that eject when the latest is a reset (the target refused the SYN); at most `fall` counts. */
+  resetFall: number
   baseEjectionMs: number
   maxEjectionMs: number
   maxEjectionPercent: number

@@ -9,6 +9,13 @@
  * SYNs in a row is strong evidence. Partial loss (one SYN in three dropped) is left to the active
  * check and to TCP's retransmission.
  *
+ * A reset is stronger evidence than silence, so it has its own count, `resetFall` (default 1): a
+ * SYN answered by a reset is the target's kernel saying nothing listens there (or a firewall on its
+ * path refusing it), and no loss on a healthy path produces one; one unanswered SYN is what a single
+ * lost packet looks like, and at thousands of connections a second a path that loses one packet in
+ * 10,000 would eject a healthy target every few seconds at `fall: 1`. The run counts both kinds:
+ * it ejects when it reaches `fall`, or `resetFall` with a reset as its latest.
+ *
  * An ejected target stays out for its ejection time, `baseEjectionMs` times the number of recent
  * ejections (Envoy's linear growth), at most `maxEjectionMs`; the count starts again once the
  * target went `maxEjectionMs` without an ejection. After the ejection time it comes back only
@@ -55,9 +62,10 @@ export function maxEjected(total: number, percent: number): number {
 }
 
 function describe(reason: 'unanswered' | 'reset', n: number, spec: PassiveSpec): string {
+  const what = n === 1 ? 'connection' : `consecutive connections`
   return reason === 'reset'
-    ? `${n} consecutive connections reset before they were established`
-    : `${n} consecutive connections unanswered after ${spec.unansweredMs} ms`
+    ? `${n} ${what} reset before ${n === 1 ? 'it was' : 'they were'} established`
+    : `${n} ${what} unanswered after ${spec.unansweredMs} ms`
 }
 
 /**
@@ -69,7 +77,7 @@ export function recordFlow(s: PassiveTargetState, ok: boolean, reason: 'unanswer
   if (ok) return { state: s.failures === 0 && s.held === null ? s : { ...s, failures: 0, held: null }, ejected: false }
   const failures = s.failures + 1
   const why = reason ?? 'unanswered'
-  if (failures < spec.fall) return { state: { ...s, failures, lastReason: why }, ejected: false }
+  if (failures < (why === 'reset' ? Math.min(spec.fall, spec.resetFall) : spec.fall)) return { state: { ...s, failures, lastReason: why }, ejected: false }
   if (!mayEject) {
     return { state: { ...s, failures, lastReason: why, held: `${describe(why, failures, spec)}, but ejecting it would take more than ${spec.maxEjectionPercent}% of the listener's targets out (passive.maxEjectionPercent)` }, ejected: false }
   }

@@ -30,16 +30,21 @@ export interface FlowOutcome {
 interface Flow {
   key: string
   createdAt: number
+  unansweredMs: number
 }
 
 /** Past this many flows awaiting an answer, new ones are not tracked (counted in `untracked`). */
 export const MAX_TRACKED_FLOWS = 200_000
 
+/** The answer of most calls (most events settle nothing): one frozen array, not one per event. */
+const NO_OUTCOMES = Object.freeze([]) as unknown as FlowOutcome[]
+
 /** The set of flows awaiting an answer. One instance per watch; `clear()` after lost events. */
 export class FlowTracker {
+  /** Every waiting flow by id (one lookup per event, whichever bucket it waits in). */
+  private readonly flows = new Map<string, Flow>()
   /** unansweredMs -> flows in creation order (events arrive in order), so `expire` stops early. */
   private readonly buckets = new Map<number, Map<string, Flow>>()
-  private count = 0
   /** Flows not tracked because MAX_TRACKED_FLOWS were already waiting. */
   untracked = 0
 
@@ -47,37 +52,28 @@ export class FlowTracker {
 
   /** Whether flow `id` awaits an answer (lets the watcher skip parsing events of other flows). */
   has(id: string): boolean {
-    for (const bucket of this.buckets.values()) if (bucket.has(id)) return true
-    return false
+    return this.flows.has(id)
   }
 
   /** Flows awaiting an answer. */
   get size(): number {
-    return this.count
+    return this.flows.size
   }
 
   /** Folds one event (at monotonic instant `at`) in; returns the verdicts it settles. */
   onEvent(ev: ConntrackEvent, at: number): FlowOutcome[] {
-    if (ev.proto !== 'tcp') return []
+    if (ev.proto !== 'tcp') return NO_OUTCOMES
     if (ev.type === 'new') {
-      if (!ev.unreplied || ev.state !== 'SYN_SENT') return []
+      if (!ev.unreplied || ev.state !== 'SYN_SENT') return NO_OUTCOMES
       const c = this.classify(ev)
-      if (!c) return []
-      if (this.count >= this.maxFlows) {
-        this.untracked++
-        return []
-      }
-      const bucket = this.buckets.get(c.unansweredMs) ?? new Map<string, Flow>()
-      this.buckets.set(c.unansweredMs, bucket)
-      if (!bucket.has(ev.id)) this.count++
-      bucket.set(ev.id, { key: c.key, createdAt: at })
-      return []
+      if (c) this.add(ev.id, { key: c.key, createdAt: at, unansweredMs: c.unansweredMs })
+      return NO_OUTCOMES
     }
     const found = this.take(ev.id, ev.type === 'destroy' || !ev.unreplied || ev.state === 'CLOSE')
-    if (!found) return []
+    if (!found) return NO_OUTCOMES
     if (!ev.unreplied) return [{ key: found.key, ok: true, reason: null, at }]
     if (ev.state === 'CLOSE') return [{ key: found.key, ok: false, reason: 'reset', at }]
-    return []
+    return NO_OUTCOMES
   }
 
   /**
@@ -86,21 +82,22 @@ export class FlowTracker {
    */
   answered(id: string, at: number): FlowOutcome[] {
     const found = this.take(id, true)
-    return found ? [{ key: found.key, ok: true, reason: null, at }] : []
+    return found ? [{ key: found.key, ok: true, reason: null, at }] : NO_OUTCOMES
   }
 
   /** Every tracked flow whose deadline is at or before `horizon` becomes an `unanswered` failure. */
   expire(horizon: number): FlowOutcome[] {
-    const out: FlowOutcome[] = []
+    if (this.flows.size === 0) return NO_OUTCOMES
+    let out: FlowOutcome[] | null = null
     for (const [ms, bucket] of this.buckets) {
       for (const [id, f] of bucket) {
         if (f.createdAt + ms > horizon) break
         bucket.delete(id)
-        this.count--
-        out.push({ key: f.key, ok: false, reason: 'unanswered', at: f.createdAt + ms })
+        this.flows.delete(id)
+        ;(out ??= []).push({ key: f.key, ok: false, reason: 'unanswered', at: f.createdAt + ms })
       }
     }
-    return out.sort((a, b) => a.at - b.at)
+    return out === null ? NO_OUTCOMES : out.sort((a, b) => a.at - b.at)
   }
 
   /** The earliest deadline of a tracked flow, or null when none waits. */
@@ -116,7 +113,7 @@ export class FlowTracker {
   /** Forgets every flow (after lost events their answers may never arrive). */
   clear(): void {
     this.buckets.clear()
-    this.count = 0
+    this.flows.clear()
   }
 
   /** Forgets every flow of these targets (they were ejected: their verdicts no longer matter). */
@@ -125,21 +122,30 @@ export class FlowTracker {
       for (const [id, f] of bucket) {
         if (!keys.has(f.key)) continue
         bucket.delete(id)
-        this.count--
+        this.flows.delete(id)
       }
     }
   }
 
-  private take(id: string, remove: boolean): Flow | undefined {
-    for (const bucket of this.buckets.values()) {
-      const f = bucket.get(id)
-      if (!f) continue
-      if (remove) {
-        bucket.delete(id)
-        this.count--
-      }
-      return f
+  private add(id: string, f: Flow): void {
+    const old = this.flows.get(id)
+    if (old) this.buckets.get(old.unansweredMs)?.delete(id)
+    else if (this.flows.size >= this.maxFlows) {
+      this.untracked++
+      return
     }
-    return undefined
+    let bucket = this.buckets.get(f.unansweredMs)
+    if (!bucket) this.buckets.set(f.unansweredMs, (bucket = new Map()))
+    bucket.set(id, f)
+    this.flows.set(id, f)
+  }
+
+  private take(id: string, remove: boolean): Flow | undefined {
+    const f = this.flows.get(id)
+    if (f && remove) {
+      this.flows.delete(id)
+      this.buckets.get(f.unansweredMs)?.delete(id)
+    }
+    return f
   }
 }

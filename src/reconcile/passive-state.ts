@@ -47,25 +47,33 @@ export function effectiveHealthOf(state: Pick<ReconcilerState, 'index' | 'health
  */
 export function withFlowOutcomes(state: ReconcilerState, outcomes: readonly FlowOutcome[]): { state: ReconcilerState; ejected: string[] } {
   if (outcomes.length === 0) return { state, ejected: [] }
-  const passive = new Map(state.passive)
+  // Copied on the first change only: most batches are successes on targets with nothing pending,
+  // and a node may hold 20,000 targets.
+  let passive: Map<string, PassiveTargetState> | null = null
   const ejected: string[] = []
-  let changed = false
   for (const o of outcomes) {
     const t = state.index.byKey.get(o.key)
     const spec = t && passiveSpecOf(state, t.listener)
     if (!t || !spec) continue
-    const siblings = state.index.byListener.get(t.listener) ?? []
-    const out = siblings.filter((x) => passive.get(x.key)?.ejection).length
-    const before = passive.get(o.key) ?? initialPassiveState
-    const r = recordFlow(before, o.ok, o.reason, spec, o.at, out < maxEjected(siblings.length, spec.maxEjectionPercent))
+    const current = passive ?? state.passive
+    const before = current.get(o.key) ?? initialPassiveState
+    const r = recordFlow(before, o.ok, o.reason, spec, o.at, o.ok || mayEject(state, current, t.listener, spec))
     if (r.state === before) continue
-    changed = true
+    passive ??= new Map(state.passive)
     passive.set(o.key, r.state)
     if (r.ejected) ejected.push(o.key)
   }
-  if (!changed) return { state, ejected }
+  if (!passive) return { state, ejected }
   const toCut = ejected.length === 0 ? state.toCut : new Set([...state.toCut, ...ejected])
   return { state: { ...state, passive, toCut }, ejected }
+}
+
+/** Whether the listener's share allows one more of its targets out (counted only on a failure). */
+function mayEject(state: ReconcilerState, passive: ReadonlyMap<string, PassiveTargetState>, listener: string, spec: PassiveSpec): boolean {
+  const siblings = state.index.byListener.get(listener) ?? []
+  let out = 0
+  for (const x of siblings) if (passive.get(x.key)?.ejection) out++
+  return out < maxEjected(siblings.length, spec.maxEjectionPercent)
 }
 
 /** Folds an active check result into the ejections of the targets sharing that check; returns those restored. */

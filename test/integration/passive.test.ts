@@ -116,7 +116,7 @@ for (const backend of ['iptables', 'nftables']) {
     const ms = Date.parse(x.ejected!.since) - killedAt
     t.comment(`${backend}: refusing target ejected ${ms} ms after the kill`)
     t.ok(ms < 5000, `ejected in ${ms} ms`)
-    t.match(x.ejected?.reason, /reset before they were established/)
+    t.match(x.ejected?.reason, /: 1 connection reset before it was established$/, 'one reset ejects (passive.resetFall, default 1)')
     t.equal(x.inRotation, false)
   })
 }

@@ -3,7 +3,7 @@ import t from 'tap'
 import type { PassiveSpec } from '../../src/config/types.js'
 import { ejectionTimeMs, initialPassiveState, maxEjected, recordActive, recordFlow, type PassiveTargetState } from '../../src/passive/ejection.js'
 
-const spec: PassiveSpec = { enabled: true, unansweredMs: 200, fall: 2, baseEjectionMs: 1000, maxEjectionMs: 5000, maxEjectionPercent: 50 }
+const spec: PassiveSpec = { enabled: true, unansweredMs: 200, fall: 2, resetFall: 2, baseEjectionMs: 1000, maxEjectionMs: 5000, maxEjectionPercent: 50 }
 
 function eject(s: PassiveTargetState, at: number): PassiveTargetState {
   s = recordFlow(s, false, 'unanswered', spec, at, true).state
@@ -26,6 +26,20 @@ t.test('fall consecutive failures eject; a success in between starts the count a
   const r2 = recordFlow(r.state, false, 'reset', spec, 3, true)
   t.ok(r2.ejected)
   t.match(r2.state.ejection, { at: 3, until: 1003, reason: 'ejected by traffic for 1000 ms: 2 consecutive connections reset before they were established' })
+})
+
+t.test('resetFall: one reset ejects at the default (1), one unanswered flow does not; capped by fall', async (t) => {
+  const dflt = { ...spec, resetFall: 1 }
+  const r = recordFlow(initialPassiveState, false, 'reset', dflt, 5, true)
+  t.ok(r.ejected, 'a single reset ejects')
+  t.match(r.state.ejection, { reason: 'ejected by traffic for 1000 ms: 1 connection reset before it was established' })
+  const u = recordFlow(initialPassiveState, false, 'unanswered', dflt, 5, true)
+  t.notOk(u.ejected, 'a single unanswered flow does not (fall 2)')
+  t.ok(recordFlow(u.state, false, 'reset', dflt, 6, true).ejected, 'a reset after an unanswered flow ejects')
+  const capped = { ...spec, fall: 2, resetFall: 5 }
+  const c1 = recordFlow(initialPassiveState, false, 'reset', capped, 5, true)
+  t.notOk(c1.ejected)
+  t.ok(recordFlow(c1.state, false, 'reset', capped, 6, true).ejected, 'resetFall above fall: fall decides')
 })
 
 t.test('comes back only after the ejection time and then rise active successes', async (t) => {

@@ -56,7 +56,7 @@ t.test('an ejection is one sync away and cuts only unanswered flows; active succ
   t.same(h.cuts, ['198.18.1.2:80 unanswered'], 'only its unanswered flows are cut')
   t.equal(w.classify(h.ev('3', '198.18.1.2')), null, 'flows of an ejected target are no longer judged')
   const st = h.rec.status({ version: 'test' }).listeners[0]!.targets[0]!
-  t.match(st, { state: 'unhealthy', inRotation: false, ejected: { ejections: 1 }, lastError: /reset before they were established/ })
+  t.match(st, { state: 'unhealthy', inRotation: false, ejected: { ejections: 1 }, lastError: /1 connection reset before it was established/ })
   await h.clock.advance(3000)
   t.same(h.rotation(), ['198.18.1.2', '198.18.2.2'], 'back after 1 s and two active successes (checks every 500 ms)')
   t.equal(h.rec.status({ version: 'test' }).listeners[0]!.targets[0]!.ejected, null)
