@@ -40,6 +40,7 @@ const passive = {
   properties: {
     enabled: { type: 'boolean' },
     unansweredMs: { type: 'integer', minimum: 20, maximum: 60000 },
+    minUnansweredMs: { type: 'integer', minimum: 20, maximum: 60000 },
     fall: { type: 'integer', minimum: 1, maximum: 100 },
     resetFall: { type: 'integer', minimum: 1, maximum: 100 },
     baseEjectionMs: { type: 'integer', minimum: 100, maximum: 3600000 },

@@ -60,6 +60,8 @@ export interface CheckSpec {
 export interface PassiveSpec {
   enabled: boolean
   unansweredMs: number
+  /** The least threshold learned from the target's answer times (flow-tracker.ts); = unansweredMs: none learned. */
+  minUnansweredMs: number
   fall: number
   /** Consecutive failures that eject when the latest is a reset (the target refused the SYN); at most `fall` counts. */
   resetFall: number

@@ -61,30 +61,30 @@ export function maxEjected(total: number, percent: number): number {
   return Math.floor((total * percent) / 100)
 }
 
-function describe(reason: 'unanswered' | 'reset', n: number, spec: PassiveSpec): string {
+function describe(reason: 'unanswered' | 'reset', n: number, spec: PassiveSpec, thresholdMs?: number): string {
   const what = n === 1 ? 'connection' : `consecutive connections`
   return reason === 'reset'
     ? `${n} ${what} reset before ${n === 1 ? 'it was' : 'they were'} established`
-    : `${n} ${what} unanswered after ${spec.unansweredMs} ms`
+    : `${n} ${what} unanswered after ${thresholdMs ?? spec.unansweredMs} ms${thresholdMs !== undefined && thresholdMs < spec.unansweredMs ? ' (learned from its answer times)' : ''}`
 }
 
 /**
  * Folds one flow verdict in. `mayEject` says whether the listener's share allows one more ejection.
  * Verdicts on an ejected target are ignored (its flows started before it left rotation).
  */
-export function recordFlow(s: PassiveTargetState, ok: boolean, reason: 'unanswered' | 'reset' | null, spec: PassiveSpec, now: number, mayEject: boolean): { state: PassiveTargetState; ejected: boolean } {
+export function recordFlow(s: PassiveTargetState, ok: boolean, reason: 'unanswered' | 'reset' | null, spec: PassiveSpec, now: number, mayEject: boolean, thresholdMs?: number): { state: PassiveTargetState; ejected: boolean } {
   if (s.ejection) return { state: s, ejected: false }
   if (ok) return { state: s.failures === 0 && s.held === null ? s : { ...s, failures: 0, held: null }, ejected: false }
   const failures = s.failures + 1
   const why = reason ?? 'unanswered'
   if (failures < (why === 'reset' ? Math.min(spec.fall, spec.resetFall) : spec.fall)) return { state: { ...s, failures, lastReason: why }, ejected: false }
   if (!mayEject) {
-    return { state: { ...s, failures, lastReason: why, held: `${describe(why, failures, spec)}, but ejecting it would take more than ${spec.maxEjectionPercent}% of the listener's targets out (passive.maxEjectionPercent)` }, ejected: false }
+    return { state: { ...s, failures, lastReason: why, held: `${describe(why, failures, spec, thresholdMs)}, but ejecting it would take more than ${spec.maxEjectionPercent}% of the listener's targets out (passive.maxEjectionPercent)` }, ejected: false }
   }
   const recent = s.lastEndedAt !== null && now - s.lastEndedAt <= spec.maxEjectionMs ? s.ejections : 0
   const ejections = recent + 1
   const ms = ejectionTimeMs(ejections, spec)
-  const ejection: Ejection = { at: now, until: now + ms, reason: `ejected by traffic for ${ms} ms: ${describe(why, failures, spec)}`, successes: 0 }
+  const ejection: Ejection = { at: now, until: now + ms, reason: `ejected by traffic for ${ms} ms: ${describe(why, failures, spec, thresholdMs)}`, successes: 0 }
   return { state: { ...s, failures: 0, lastReason: why, ejections, ejection, held: null }, ejected: true }
 }
 

@@ -77,7 +77,7 @@ export class PassiveLink {
       const map = new Map<string, FlowClass>()
       for (const l of this.d.state().config.listeners) {
         if (l.protocol !== 'tcp' || !l.passive?.enabled) continue
-        for (const t of index.byListener.get(l.name) ?? []) map.set(`${l.port}|${t.address}:${t.port}`, { key: t.key, unansweredMs: l.passive.unansweredMs })
+        for (const t of index.byListener.get(l.name) ?? []) map.set(`${l.port}|${t.address}:${t.port}`, { key: t.key, unansweredMs: l.passive.unansweredMs, minUnansweredMs: l.passive.minUnansweredMs })
       }
       this.flowClasses = { index, map }
     }

@@ -57,7 +57,7 @@ export function withFlowOutcomes(state: ReconcilerState, outcomes: readonly Flow
     if (!t || !spec) continue
     const current = passive ?? state.passive
     const before = current.get(o.key) ?? initialPassiveState
-    const r = recordFlow(before, o.ok, o.reason, spec, o.at, o.ok || mayEject(state, current, t.listener, spec))
+    const r = recordFlow(before, o.ok, o.reason, spec, o.at, o.ok || mayEject(state, current, t.listener, spec), o.thresholdMs)
     if (r.state === before) continue
     passive ??= new Map(state.passive)
     passive.set(o.key, r.state)

@@ -1,12 +1,12 @@
 /** The flow tracker: verdicts from event times, never from read times. */
 import t from 'tap'
 import type { ConntrackEvent } from '../../src/passive/conntrack-event.js'
-import { FlowTracker } from '../../src/passive/flow-tracker.js'
+import { FlowTracker, MIN_RTT_SAMPLES, thresholdFor, withAnswer, type AnswerTime } from '../../src/passive/flow-tracker.js'
 
 const ev = (type: ConntrackEvent['type'], id: string, state: string, unreplied: boolean, port = 80): ConntrackEvent => ({
   type, proto: 'tcp', state, unreplied, id, target: { address: '198.18.1.2', port }, listenerPort: 8000, atWallMs: null,
 })
-const tracker = (): FlowTracker => new FlowTracker((e) => (e.target.port === 80 ? { key: 'web|198.18.1.2:80', unansweredMs: 200 } : null))
+const tracker = (): FlowTracker => new FlowTracker((e) => (e.target.port === 80 ? { key: 'web|198.18.1.2:80', unansweredMs: 200, minUnansweredMs: 200 } : null))
 
 t.test('an answer before the deadline is a success, even when it is read after the deadline', async (t) => {
   const f = tracker()
@@ -23,7 +23,7 @@ t.test('a flow with no answer by created + unansweredMs is unanswered, stamped a
   f.onEvent(ev('new', '1', 'SYN_SENT', true), 1000)
   f.onEvent(ev('new', '2', 'SYN_SENT', true), 1050)
   t.equal(f.nextDeadline(), 1200)
-  t.same(f.expire(1210), [{ key: 'web|198.18.1.2:80', ok: false, reason: 'unanswered', at: 1200 }])
+  t.same(f.expire(1210), [{ key: 'web|198.18.1.2:80', ok: false, reason: 'unanswered', at: 1200, thresholdMs: 200 }])
   t.equal(f.nextDeadline(), 1250)
   t.same(f.expire(1250).map((o) => o.at), [1250])
 })
@@ -50,8 +50,47 @@ t.test('flows passive health does not judge are not tracked; ejected targets are
 })
 
 t.test('past the bound new flows are counted, not tracked', async (t) => {
-  const f = new FlowTracker(() => ({ key: 'k', unansweredMs: 200 }), 2)
+  const f = new FlowTracker(() => ({ key: 'k', unansweredMs: 200, minUnansweredMs: 200 }), 2)
   for (const id of ['1', '2', '3']) f.onEvent(ev('new', id, 'SYN_SENT', true), 1000)
   t.equal(f.size, 2)
   t.equal(f.untracked, 1)
+})
+
+t.test('the threshold is learned from the target\'s answer times (RFC 6298), within [minUnansweredMs, unansweredMs]', async (t) => {
+  t.equal(thresholdFor(undefined, { unansweredMs: 200, minUnansweredMs: 50 }), 200, 'nothing learned: unansweredMs')
+  let a: AnswerTime | undefined
+  for (let i = 0; i < MIN_RTT_SAMPLES - 1; i++) a = withAnswer(a, 2)
+  t.equal(thresholdFor(a, { unansweredMs: 200, minUnansweredMs: 50 }), 200, `fewer than ${MIN_RTT_SAMPLES} answers: unansweredMs`)
+  a = withAnswer(a, 2)
+  t.equal(thresholdFor(a, { unansweredMs: 200, minUnansweredMs: 50 }), 50, 'a 2 ms path: the floor')
+  t.equal(thresholdFor(a, { unansweredMs: 200, minUnansweredMs: 200 }), 200, 'minUnansweredMs = unansweredMs: nothing learned')
+  let slow: AnswerTime | undefined
+  for (let i = 0; i < 20; i++) slow = withAnswer(slow, 1000 + (i % 2) * 10)
+  const s = thresholdFor(slow, { unansweredMs: 2500, minUnansweredMs: 50 })
+  t.ok(s > 2000 && s < 2500, `a path answering in about a second: about twice that (${s} ms)`)
+  t.equal(thresholdFor(slow, { unansweredMs: 1500, minUnansweredMs: 50 }), 1500, 'never above unansweredMs')
+})
+
+t.test('a target that answers fast is judged by its learned threshold; flows keep the threshold they were created with', async (t) => {
+  const f = new FlowTracker(() => ({ key: 'k', unansweredMs: 200, minUnansweredMs: 50 }))
+  let at = 0
+  for (let i = 0; i < MIN_RTT_SAMPLES; i++) {
+    f.onEvent(ev('new', `a${i}`, 'SYN_SENT', true), at)
+    t.equal(f.answered(`a${i}`, at + 1)[0]?.ok, true)
+    at += 10
+  }
+  f.onEvent(ev('new', 'learned', 'SYN_SENT', true), 75)
+  t.equal(f.nextDeadline(), 125, 'the 9th flow waits 50 ms')
+  t.same(f.expire(124), [])
+  t.same(f.expire(130), [{ key: 'k', ok: false, reason: 'unanswered', at: 125, thresholdMs: 50 }])
+  const g = new FlowTracker(() => ({ key: 'k', unansweredMs: 200, minUnansweredMs: 50 }))
+  g.onEvent(ev('new', 'first', 'SYN_SENT', true), 0)
+  for (let i = 0; i < MIN_RTT_SAMPLES; i++) {
+    g.onEvent(ev('new', `b${i}`, 'SYN_SENT', true), 1 + i)
+    g.answered(`b${i}`, 2 + i)
+  }
+  g.onEvent(ev('new', 'late', 'SYN_SENT', true), 20)
+  t.same(g.expire(100).map((o) => [o.at, o.thresholdMs]), [[70, 50]], 'the later flow, learned, is due first')
+  t.same(g.expire(200).map((o) => [o.at, o.thresholdMs]), [[200, 200]], 'the first keeps unansweredMs')
+  t.equal(g.nextDeadline(), null)
 })

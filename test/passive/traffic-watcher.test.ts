@@ -21,7 +21,7 @@ function harness() {
   let listening = 0
   const w = new TrafficWatcher(runner, clock, {
     onListening: () => { listening++ },
-    classify: (ev) => (ev.target.address === '198.18.1.2' ? { key: 'web|198.18.1.2:80', unansweredMs: 200 } : null),
+    classify: (ev) => (ev.target.address === '198.18.1.2' ? { key: 'web|198.18.1.2:80', unansweredMs: 200, minUnansweredMs: 200 } : null),
     onOutcomes: (o) => outcomes.push(...o),
     onReport: (r) => reports.push(r),
   })
@@ -79,7 +79,7 @@ t.test('a late read does not make a flow look unanswered: an answer stamped in t
   let feed: (l: string) => void = () => {}
   const outcomes: FlowOutcome[] = []
   const w = new TrafficWatcher({ run: async () => ({ exitCode: 0, stdout: '', stderr: '' }), stream: (_f, _a, line) => { feed = line; return { stop() {} } } }, clock, {
-    classify: () => ({ key: 'k', unansweredMs: 200 }), onOutcomes: (o) => outcomes.push(...o), onReport: () => {},
+    classify: () => ({ key: 'k', unansweredMs: 200, minUnansweredMs: 200 }), onOutcomes: (o) => outcomes.push(...o), onReport: () => {},
   })
   w.start()
   const stamp = (at: number): string => `[${((at + 1_700_000_000_000) / 1000).toFixed(6)}]`
@@ -106,7 +106,7 @@ t.test('with no events read, a flow is judged once a tick after its deadline fol
   let feed: (l: string) => void = () => {}
   const outcomes: FlowOutcome[] = []
   const w = new TrafficWatcher({ run: async () => ({ exitCode: 0, stdout: '', stderr: '' }), stream: (_f, _a, line) => { feed = line; return { stop() {} } } }, clock, {
-    classify: () => ({ key: 'k', unansweredMs: 200 }), onOutcomes: (o) => outcomes.push(...o), onReport: () => {},
+    classify: () => ({ key: 'k', unansweredMs: 200, minUnansweredMs: 200 }), onOutcomes: (o) => outcomes.push(...o), onReport: () => {},
   })
   w.start()
   feed(`[${((1000 + 1_700_000_000_000) / 1000).toFixed(6)}]\t[NEW] tcp 6 120 SYN_SENT src=198.18.0.2 dst=198.18.0.1 sport=4000 dport=8000 [UNREPLIED] src=198.18.1.2 dst=198.18.1.1 sport=80 dport=4000 mark=262144 id=7`)

@@ -46,7 +46,7 @@ t.test('an ejection is one sync away and cuts only unanswered flows; active succ
   t.same(h.rotation(), ['198.18.1.2', '198.18.2.2'])
   const w = h.handlers()!
   t.ok(w, 'the watch was started for a tcp listener with passive health on')
-  t.same(w.classify(h.ev('1', '198.18.1.2')), { key: 'web|198.18.1.2:80', unansweredMs: 200 })
+  t.same(w.classify(h.ev('1', '198.18.1.2')), { key: 'web|198.18.1.2:80', unansweredMs: 200, minUnansweredMs: 50 })
   t.equal(w.classify({ ...h.ev('2', '198.18.1.2'), listenerPort: 9999 }), null, 'a flow of another port is not judged')
   const now = h.clock.now()
   w.onOutcomes([{ key: 'web|198.18.1.2:80', ok: false, reason: 'reset', at: now }, { key: 'web|198.18.1.2:80', ok: false, reason: 'reset', at: now }])
