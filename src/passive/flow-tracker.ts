@@ -15,7 +15,10 @@
  * retransmission timeout (RFC 6298: smoothed round trip plus four times its variation), doubled
  * for margin and kept within [minUnansweredMs, unansweredMs]. A target on a 2 ms path is judged
  * after minUnansweredMs (50 ms), one a second away after about two seconds: silence is judged by
- * what is normal for that path, not by one number for every path.
+ * what is normal for that path, not by one number for every path. An answer that comes after its
+ * flow was judged unanswered (within LATE_ANSWER_MS) is not a success, but it is learned from: a
+ * path that became slower raises its threshold by its first late answers instead of being judged
+ * by the old, faster one for ever.
  */
 import type { ConntrackEvent } from './conntrack-event.js'
 import { DeadlineHeap } from './deadline-heap.js'
@@ -55,6 +58,9 @@ export interface AnswerTime {
 
 /** Past this many flows awaiting an answer, new ones are not tracked (counted in `untracked`). */
 export const MAX_TRACKED_FLOWS = 200_000
+/** How long after its creation a flow judged unanswered still teaches its target's answer time. */
+export const LATE_ANSWER_MS = 3000
+const LATE_MAX = 10_000
 /** Answers a target gives before its threshold is learned (until then: unansweredMs). */
 export const MIN_RTT_SAMPLES = 8
 
@@ -83,6 +89,8 @@ export class FlowTracker {
   private readonly deadlines = new DeadlineHeap<{ id: string; flow: Flow }>()
   /** Each target's answer time (kept across `clear()`: lost events do not make it wrong). */
   private readonly answers = new Map<string, AnswerTime>()
+  /** Flows judged unanswered, by id, in the order judged: a late answer still teaches (LATE_ANSWER_MS). */
+  private readonly late = new Map<string, Flow>()
   /** Flows not tracked because MAX_TRACKED_FLOWS were already waiting. */
   untracked = 0
 
@@ -90,7 +98,7 @@ export class FlowTracker {
 
   /** Whether flow `id` awaits an answer (lets the watcher skip parsing events of other flows). */
   has(id: string): boolean {
-    return this.flows.has(id)
+    return this.flows.has(id) || this.late.has(id)
   }
 
   /** Flows awaiting an answer. */
@@ -113,7 +121,10 @@ export class FlowTracker {
       return NO_OUTCOMES
     }
     const found = this.take(ev.id, ev.type === 'destroy' || !ev.unreplied || ev.state === 'CLOSE')
-    if (!found) return NO_OUTCOMES
+    if (!found) {
+      if (!ev.unreplied) this.learnLate(ev.id, at)
+      return NO_OUTCOMES
+    }
     if (!ev.unreplied) return this.success(found, at)
     if (ev.state === 'CLOSE') return [{ key: found.key, ok: false, reason: 'reset', at }]
     return NO_OUTCOMES
@@ -125,17 +136,24 @@ export class FlowTracker {
    */
   answered(id: string, at: number): FlowOutcome[] {
     const found = this.take(id, true)
-    return found ? this.success(found, at) : NO_OUTCOMES
+    if (found) return this.success(found, at)
+    this.learnLate(id, at)
+    return NO_OUTCOMES
   }
 
   /** Every tracked flow whose deadline is at or before `horizon` becomes an `unanswered` failure. */
   expire(horizon: number): FlowOutcome[] {
+    for (const [id, f] of this.late) {
+      if (f.createdAt + LATE_ANSWER_MS > horizon && this.late.size <= LATE_MAX) break
+      this.late.delete(id)
+    }
     let out: FlowOutcome[] | null = null
     for (let e = this.deadlines.peek(); e !== undefined && e.deadline <= horizon; e = this.deadlines.peek()) {
       this.deadlines.pop()
       const { id, flow } = e.item
       if (this.flows.get(id) !== flow) continue
       this.flows.delete(id)
+      this.late.set(id, flow)
       ;(out ??= []).push({ key: flow.key, ok: false, reason: 'unanswered', at: e.deadline, thresholdMs: flow.thresholdMs })
     }
     return out === null ? NO_OUTCOMES : out
@@ -152,6 +170,7 @@ export class FlowTracker {
 
   /** Forgets every flow (after lost events their answers may never arrive). */
   clear(): void {
+    this.late.clear()
     this.flows.clear()
     this.deadlines.clear()
   }
@@ -159,6 +178,14 @@ export class FlowTracker {
   /** Forgets every flow of these targets (they were ejected: their verdicts no longer matter). */
   forget(keys: ReadonlySet<string>): void {
     for (const [id, f] of this.flows) if (keys.has(f.key)) this.flows.delete(id)
+  }
+
+  /** An answer to a flow already judged unanswered: no verdict, but its time is learned. */
+  private learnLate(id: string, at: number): void {
+    const f = this.late.get(id)
+    if (!f) return
+    this.late.delete(id)
+    this.answers.set(f.key, withAnswer(this.answers.get(f.key), Math.max(0, at - f.createdAt)))
   }
 
   private success(f: Flow, at: number): FlowOutcome[] {

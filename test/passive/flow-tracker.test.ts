@@ -1,7 +1,7 @@
 /** The flow tracker: verdicts from event times, never from read times. */
 import t from 'tap'
 import type { ConntrackEvent } from '../../src/passive/conntrack-event.js'
-import { FlowTracker, MIN_RTT_SAMPLES, thresholdFor, withAnswer, type AnswerTime } from '../../src/passive/flow-tracker.js'
+import { FlowTracker, LATE_ANSWER_MS, MIN_RTT_SAMPLES, thresholdFor, withAnswer, type AnswerTime } from '../../src/passive/flow-tracker.js'
 
 const ev = (type: ConntrackEvent['type'], id: string, state: string, unreplied: boolean, port = 80): ConntrackEvent => ({
   type, proto: 'tcp', state, unreplied, id, target: { address: '198.18.1.2', port }, listenerPort: 8000, atWallMs: null,
@@ -93,4 +93,26 @@ t.test('a target that answers fast is judged by its learned threshold; flows kee
   t.same(g.expire(100).map((o) => [o.at, o.thresholdMs]), [[70, 50]], 'the later flow, learned, is due first')
   t.same(g.expire(200).map((o) => [o.at, o.thresholdMs]), [[200, 200]], 'the first keeps unansweredMs')
   t.equal(g.nextDeadline(), null)
+})
+
+t.test('a path that became slower: the late answer of a flow judged unanswered raises the threshold', async (t) => {
+  const f = new FlowTracker(() => ({ key: 'k', unansweredMs: 200, minUnansweredMs: 50 }))
+  for (let i = 0; i < MIN_RTT_SAMPLES; i++) {
+    f.onEvent(ev('new', `a${i}`, 'SYN_SENT', true), i * 10)
+    f.answered(`a${i}`, i * 10 + 2)
+  }
+  f.onEvent(ev('new', 'slow', 'SYN_SENT', true), 1000)
+  t.match(f.expire(1060), [{ reason: 'unanswered', thresholdMs: 50 }], 'judged by the 2 ms path\'s threshold')
+  t.ok(f.has('slow'), 'its id is still known for a late answer')
+  t.same(f.answered('slow', 1080), [], 'the late answer is no verdict')
+  const learned = thresholdFor(f.answerTime('k'), { unansweredMs: 200, minUnansweredMs: 50 })
+  t.ok(learned > 80, `but is learned from: the threshold is now ${learned} ms`)
+  f.onEvent(ev('new', 'next', 'SYN_SENT', true), 2000)
+  t.same(f.expire(2000 + 80), [], 'a flow answered in 80 ms is no longer judged unanswered')
+  t.equal(f.answered('next', 2080)[0]?.ok, true)
+  f.onEvent(ev('new', 'old', 'SYN_SENT', true), 3000)
+  t.match(f.expire(3000 + 200), [{ reason: 'unanswered' }], 'judged by unansweredMs at the latest')
+  t.ok(f.has('old'))
+  f.expire(3000 + LATE_ANSWER_MS + 1)
+  t.notOk(f.has('old'), `a flow judged unanswered is forgotten ${LATE_ANSWER_MS} ms after its creation`)
 })
