@@ -2,8 +2,8 @@
  * The data-plane scale curve (issue: same packet cost at 10,000 listeners as at one), on both
  * backends. Per point, on a fresh topology: iperf3 throughput through the first and the last
  * listener and of a routed flow that is not fwdd's against the same node without rules; new
- * connections per second through the first and the last listener (wrk, one request per
- * connection); the time of a full apply and of a single flip (the dataplane alone); then the real
+ * connections per second through the first and the last listener (handshake-rate.ts: each
+ * connection reset once established); the time of a full apply and of a single flip (the dataplane alone); then the real
  * daemon on the same listeners: spawn to `/lb` 200, and flush -> repaired with `/lb` watched
  * (drift-repair.ts). Ratios within one run of one point.
  * Usage: node dist-bench/bench/src/curve.js [--sizes 1,100,1000,5000,10000] [--quick] [--out FILE]
@@ -19,7 +19,7 @@ import { curveChartSvg, curveTable, type CurveBackend, type CurvePoint } from '.
 import { startDaemon, type BenchConfig } from './daemon.js'
 import { measureDriftRepair, startRepairWatch } from './drift-repair.js'
 import { spawnChild, killAll, type Child } from './processes.js'
-import { startHttpServer, sleep } from './servers.js'
+import { startHttpServer, startScript, sleep } from './servers.js'
 import { median } from './stats.js'
 import { createTopology, inNs, nsRunner, type Topology } from './topology.js'
 
@@ -38,12 +38,13 @@ async function gbits(topo: Topology, address: string, port: number, seconds: num
   return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9
 }
 
-/** New connections per second to `url` (wrk, 8 connections, `Connection: close`: one request per connection). */
-async function connectionRate(topo: Topology, url: string, seconds: number): Promise<number> {
-  const r = await inNs(topo.client.ns, 'wrk', ['-t1', '-c8', `-d${seconds}s`, '-H', 'Connection: close', url], { timeoutMs: (seconds + 20) * 1000 })
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1])
-  if (!Number.isFinite(rps) || /Non-2xx/.test(r.stdout)) throw new Error(`wrk through ${url}: ${r.stdout.trim().split('\n').slice(-4).join(' ')}`)
-  return rps
+/** New connections per second through the node to `port` (handshake-rate.ts: 8 in flight, each reset once established). */
+async function connectionRate(topo: Topology, port: number, seconds: number): Promise<number> {
+  const child = startScript(topo.client.ns, 'handshake-rate', [topo.node.address, String(port), '8', String(seconds * 1000)])
+  const line = await child.waitLine(/^\{/, seconds * 1000 + 20000)
+  const r = JSON.parse(line) as { established: number; failed: number; seconds: number }
+  if (r.failed > 0 || r.established === 0) throw new Error(`handshakes through port ${port}: ${line.trim()}`)
+  return r.established / r.seconds
 }
 
 /**
@@ -94,16 +95,19 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
     await startHttpServer(topo.servers[0]!.ns, topo.servers[0]!.address, [5201, 5202])
     const connectionsPerSecond = { first: null as number | null, last: null as number | null }
     try {
-      // Rounds in the order first, last, last, first, each listener's figure the mean of its two: a
-      // run leaves tens of thousands of TIME_WAIT flows that slow the runs after it, so two runs in
-      // a fixed order measured the order (0.24 "last/first" at one listener, where first and last
-      // are the same listener). Flushing conntrack between runs was worse: the lingering flows'
-      // packets then throttled the next run to a few hundred connections a second.
-      const urls = { first: `http://${topo.node.address}:${BASE}/`, last: `http://${topo.node.address}:${BASE + n - 1}/` }
+      // A warm-up run (discarded), then rounds in the order first, last, last, first, first, last,
+      // each listener's figure the median of its three: at one listener, where first and last are
+      // the same listener, single runs differ by up to 20 %. Each run's flows end in CLOSE and would
+      // stay in conntrack for 10 s: the next run's SYNs would meet them on reused ports (0.62
+      // "last/first" at one listener). They are deleted between runs; no packet of theirs is
+      // still on the way.
+      const ports = { first: BASE, last: BASE + n - 1 }
       const rates: Record<'first' | 'last', number[]> = { first: [], last: [] }
-      for (const which of ['first', 'last', 'last', 'first'] as const) {
+      await connectionRate(topo, ports.first, 0.5)
+      for (const which of ['first', 'last', 'last', 'first', 'first', 'last'] as const) {
+        await inNs(topo.node.ns, 'conntrack', ['-D', '-p', 'tcp', '--state', 'CLOSE'], { reject: false })
         await sleep(1000)
-        rates[which].push(await connectionRate(topo, urls[which], seconds))
+        rates[which].push(await connectionRate(topo, ports[which], seconds))
       }
       connectionsPerSecond.first = median(rates.first)
       connectionsPerSecond.last = median(rates.last)
