@@ -54,9 +54,9 @@ export interface CheckSpec {
  * Passive health of a listener's targets (issue 17): fwdd watches the conntrack events of its own
  * forwarded flows; `fall` consecutive failures (a SYN unanswered after its threshold, or answered
  * by a reset), or `resetFall` when the latest is a reset, eject the target at once. The threshold
- * is learned from the target's answer times, within [`minUnansweredMs`, `unansweredMs`]. It comes back after its ejection time (`baseEjectionMs`
- * times the number of recent ejections, at most `maxEjectionMs`) and then `check.rise` active
- * successes. At most `maxEjectionPercent` of the listener's targets are ejected at once.
+ * is learned from the target's answer times, within [`minUnansweredMs`, `unansweredMs`]. It comes
+ * back after its ejection time (`baseEjectionMs` times the number of recent ejections, at most
+ * `maxEjectionMs`) and then `check.rise` active successes. At most `maxEjectionPercent` of the listener's targets are ejected at once.
  */
 export interface PassiveSpec {
   enabled: boolean

@@ -62,7 +62,7 @@ export function maxEjected(total: number, percent: number): number {
 }
 
 function describe(reason: 'unanswered' | 'reset', n: number, spec: PassiveSpec, thresholdMs?: number): string {
-  const what = n === 1 ? 'connection' : `consecutive connections`
+  const what = n === 1 ? 'connection' : 'consecutive connections'
   return reason === 'reset'
     ? `${n} ${what} reset before ${n === 1 ? 'it was' : 'they were'} established`
     : `${n} ${what} unanswered after ${thresholdMs ?? spec.unansweredMs} ms${thresholdMs !== undefined && thresholdMs < spec.unansweredMs ? ' (learned from its answer times)' : ''}`

@@ -44,6 +44,7 @@ export interface FlowOutcome {
 }
 
 interface Flow {
+  id: string
   key: string
   createdAt: number
   thresholdMs: number
@@ -86,7 +87,7 @@ export class FlowTracker {
   /** Every waiting flow by id. */
   private readonly flows = new Map<string, Flow>()
   /** Waiting flows by deadline; entries of flows no longer waiting are skipped when they come up. */
-  private readonly deadlines = new DeadlineHeap<{ id: string; flow: Flow }>()
+  private readonly deadlines = new DeadlineHeap<Flow>()
   /** Each target's answer time (kept across `clear()`: lost events do not make it wrong). */
   private readonly answers = new Map<string, AnswerTime>()
   /** Flows judged unanswered, by id, in the order judged: a late answer still teaches (LATE_ANSWER_MS). */
@@ -117,7 +118,7 @@ export class FlowTracker {
     if (ev.type === 'new') {
       if (!ev.unreplied || ev.state !== 'SYN_SENT') return NO_OUTCOMES
       const c = this.classify(ev)
-      if (c) this.add(ev.id, { key: c.key, createdAt: at, thresholdMs: thresholdFor(this.answers.get(c.key), c) })
+      if (c) this.add({ id: ev.id, key: c.key, createdAt: at, thresholdMs: thresholdFor(this.answers.get(c.key), c) })
       return NO_OUTCOMES
     }
     const found = this.take(ev.id, ev.type === 'destroy' || !ev.unreplied || ev.state === 'CLOSE')
@@ -150,10 +151,10 @@ export class FlowTracker {
     let out: FlowOutcome[] | null = null
     for (let e = this.deadlines.peek(); e !== undefined && e.deadline <= horizon; e = this.deadlines.peek()) {
       this.deadlines.pop()
-      const { id, flow } = e.item
-      if (this.flows.get(id) !== flow) continue
-      this.flows.delete(id)
-      this.late.set(id, flow)
+      const flow = e.item
+      if (this.flows.get(flow.id) !== flow) continue
+      this.flows.delete(flow.id)
+      this.late.set(flow.id, flow)
       ;(out ??= []).push({ key: flow.key, ok: false, reason: 'unanswered', at: e.deadline, thresholdMs: flow.thresholdMs })
     }
     return out === null ? NO_OUTCOMES : out
@@ -162,7 +163,7 @@ export class FlowTracker {
   /** The earliest deadline of a tracked flow, or null when none waits. */
   nextDeadline(): number | null {
     for (let e = this.deadlines.peek(); e !== undefined; e = this.deadlines.peek()) {
-      if (this.flows.get(e.item.id) === e.item.flow) return e.deadline
+      if (this.flows.get(e.item.id) === e.item) return e.deadline
       this.deadlines.pop()
     }
     return null
@@ -185,28 +186,33 @@ export class FlowTracker {
     const f = this.late.get(id)
     if (!f) return
     this.late.delete(id)
-    this.answers.set(f.key, withAnswer(this.answers.get(f.key), Math.max(0, at - f.createdAt)))
+    this.learn(f, at)
   }
 
   private success(f: Flow, at: number): FlowOutcome[] {
-    this.answers.set(f.key, withAnswer(this.answers.get(f.key), Math.max(0, at - f.createdAt)))
+    this.learn(f, at)
     return [{ key: f.key, ok: true, reason: null, at }]
   }
 
-  private add(id: string, f: Flow): void {
-    if (!this.flows.has(id) && this.flows.size >= this.maxFlows) {
+  /** Folds the time from the flow's SYN to its answer at `at` into its target's answer time. */
+  private learn(f: Flow, at: number): void {
+    this.answers.set(f.key, withAnswer(this.answers.get(f.key), Math.max(0, at - f.createdAt)))
+  }
+
+  private add(f: Flow): void {
+    if (!this.flows.has(f.id) && this.flows.size >= this.maxFlows) {
       this.untracked++
       return
     }
-    this.flows.set(id, f)
-    this.deadlines.push(f.createdAt + f.thresholdMs, { id, flow: f })
+    this.flows.set(f.id, f)
+    this.deadlines.push(f.createdAt + f.thresholdMs, f)
     // Answered flows leave their entries behind until their deadline; past a bound, rebuild.
     if (this.deadlines.size > 4 * this.flows.size + 4096) this.compact()
   }
 
   private compact(): void {
     this.deadlines.clear()
-    for (const [id, flow] of this.flows) this.deadlines.push(flow.createdAt + flow.thresholdMs, { id, flow })
+    for (const f of this.flows.values()) this.deadlines.push(f.createdAt + f.thresholdMs, f)
   }
 
   private take(id: string, remove: boolean): Flow | undefined {
