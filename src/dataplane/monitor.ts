@@ -198,7 +198,7 @@ export const NFT_BASE_CHAINS = ['prerouting', 'postrouting', 'forward', 'input']
 
 /**
  * nftables backend: a change that stays within the base chains of fwdd's table (a rule added,
- * inserted, deleted or replaced there, or one flushed). Reading those chains alone repairs it; a
+ * inserted, deleted or replaced there, or one flushed). Writing those chains anew repairs it; a
  * deleted table or chain, or a change to a listener chain, set or map, is not.
  */
 export function nftInEntries(line: string): boolean {
