@@ -30,10 +30,12 @@ import { applied, drifted, driftRepaired, failed, queued, syncStarted, withError
 import { SyncRunner, type Verify } from './sync-runner.js'
 import type { RulesetChange } from '../dataplane/dataplane.js'
 
-/** What the reconciler writes rules through (the iptables or nftables dataplane). */
 /** Targets named in a health-change log line when one check serves many listeners. */
 const LOGGED_TARGETS = 5
+/** Repaired chains named in the drift log line; the rest are counted (driftCount). */
+const DRIFT_LOGGED = 10
 
+/** What the reconciler writes rules through (the iptables or nftables dataplane). */
 export interface RuleWriter {
   apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult>
   /** See Dataplane.renewEventMask. */
@@ -374,7 +376,9 @@ export class Reconciler {
     const input = renderInputOf(state.config, state.index.byListener as Map<string, ResolvedTarget[]>, rotation, sources)
     const result = await this.o.dataplane.apply(input, { verify: verify === true, entries: verify === 'entries' })
     if (result.chainsWritten + result.chainsDeleted + result.jumpsFixed > 0) this.lastWroteAt = clock.now()
-    if (result.drift.length > 0) this.log.warn({ drift: result.drift }, 'repaired rules changed behind fwdd')
+    // The first few repaired names say what happened; a deleted table of 10,000 listeners names
+    // 10,000 chains, one log line of a quarter megabyte that the daemon serialises and nobody reads.
+    if (result.drift.length > 0) this.log.warn({ drift: result.drift.slice(0, DRIFT_LOGGED), driftCount: result.drift.length }, 'repaired rules changed behind fwdd')
     let cuts: ReturnType<typeof flowCutsFor>['cuts'] = []
     this.update((s) => {
       const next = { ...s, applied: rotation, sync: verify ? driftRepaired(applied(s.sync, clock.now()), started, verify === true ? 'full' : 'entries') : applied(s.sync, clock.now()), driftRepairs: s.driftRepairs + result.drift.length, lastSyncWallAt: clock.wallNow() }
