@@ -16,13 +16,15 @@ export interface CurvePoint {
   gbps: { first: number; last: number; routed: number; routedBare: number }
   /** New connections per second (sequential, one request per connection) through the first and the last listener. */
   connectionsPerSecond: { first: number | null; last: number | null }
-  /** The dataplane's first write, ms; a single flip's write, ms, and how many chains it wrote. */
+  /** The dataplane's first write, ms; a single flip's write, ms (median of samplesMs, when there are several), and how many chains it wrote. */
   fullApplyMs: number
-  flip: { ms: number; chainsWritten: number }
+  flip: { ms: number; chainsWritten: number; samplesMs?: number[] }
   /** The daemon: spawn to `/lb` 200, ms (null: not in sync in time). */
   startToInSyncMs: number | null
   /** Flush -> repaired through the running daemon (see drift-repair.ts); null when not measured. */
   drift: { trials: number; medianMs: number; worstMs: number; lies: number; probesInWindows: number } | null
+  /** nftables: fwdd's table deleted -> repaired, the same figures; null or absent when not measured (iptables, older reports). */
+  tableDrift?: CurvePoint['drift']
   notes: string[]
 }
 
@@ -40,8 +42,8 @@ const ratio = (a: number | null, b: number | null): string => (a === null || b =
 /** The Markdown table of the curve (header, then one row per unique point). */
 export function curveTable(points: readonly CurvePoint[]): string {
   const rows = [
-    '| backend | listeners | last/first throughput | routed non-fwdd / no rules | last/first connection rate | full apply | single flip | start to in sync | flush -> repaired median (worst) of n | /lb 200 while broken | Gbit/s first / last / routed / bare | conn/s first / last |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| backend | listeners | last/first throughput | routed non-fwdd / no rules | last/first connection rate | full apply | single flip | start to in sync | flush -> repaired median (worst) of n | /lb 200 while broken | table deleted -> repaired median (worst) of n, /lb 200 | Gbit/s first / last / routed / bare | conn/s first / last |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const p of uniquePoints(points)) {
     const d = p.drift
@@ -53,6 +55,7 @@ export function curveTable(points: readonly CurvePoint[]): string {
       p.startToInSyncMs === null ? '-' : `${(p.startToInSyncMs / 1000).toFixed(2)} s`,
       d ? `${d.medianMs.toFixed(0)} ms (${d.worstMs.toFixed(0)} ms) of ${d.trials}` : '-',
       d ? `${d.lies} of ${d.probesInWindows}` : '-',
+      p.tableDrift ? `${p.tableDrift.medianMs.toFixed(0)} ms (${p.tableDrift.worstMs.toFixed(0)} ms) of ${p.tableDrift.trials}, ${p.tableDrift.lies} of ${p.tableDrift.probesInWindows}` : '-',
       `${p.gbps.first.toFixed(1)} / ${p.gbps.last.toFixed(1)} / ${p.gbps.routed.toFixed(1)} / ${p.gbps.routedBare.toFixed(1)}`,
       `${p.connectionsPerSecond.first?.toFixed(0) ?? '-'} / ${p.connectionsPerSecond.last?.toFixed(0) ?? '-'}`,
     ].join(' | ')} |`)

@@ -3,8 +3,9 @@
  * backends. Per point, on a fresh topology: iperf3 throughput through the first and the last
  * listener and of a routed flow that is not fwdd's against the same node without rules; new
  * connections per second through the first and the last listener (handshake-rate.ts: each
- * connection reset once established); the time of a full apply and of a single flip (the dataplane alone); then the real
- * daemon on the same listeners: spawn to `/lb` 200, and flush -> repaired with `/lb` watched
+ * connection reset once established); the time of a full apply and of a single flip (the
+ * dataplane alone; median of FLIPS); then the real daemon on the same listeners: spawn to `/lb`
+ * 200, and flush -> repaired with `/lb` watched, and on nftables table deleted -> repaired
  * (drift-repair.ts). Ratios within one run of one point.
  * Usage: node dist-bench/bench/src/curve.js [--sizes 1,100,1000,5000,10000] [--quick] [--out FILE]
  * (--out FILE writes FILE.md and FILE.svg, the chart of the ratios, and FILE.json).
@@ -17,13 +18,15 @@ import type { Dataplane } from '../../src/dataplane/dataplane.js'
 import type { RenderInput } from '../../src/dataplane/render.js'
 import { curveChartSvg, curveTable, type CurveBackend, type CurvePoint } from './curve-report.js'
 import { startDaemon, type BenchConfig } from './daemon.js'
-import { measureDriftRepair, startRepairWatch } from './drift-repair.js'
+import { measureDriftRepair, startRepairWatch, type DriftRepairResult } from './drift-repair.js'
 import { spawnChild, killAll, type Child } from './processes.js'
 import { startHttpServer, startScript, sleep } from './servers.js'
 import { median } from './stats.js'
 import { createTopology, inNs, nsRunner, type Topology } from './topology.js'
 
 const BASE = 20000
+/** Flips timed per point; odd, so the first listener ends with one target, as throughput needs. */
+const FLIPS = 5
 
 async function gbits(topo: Topology, address: string, port: number, seconds: number): Promise<number> {
   // An iperf3 server refuses (or, rarely, stalls) a client while it still winds down the previous
@@ -83,9 +86,16 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
     let at = performance.now()
     await dp.apply(input(topo, n), { verify: true })
     const fullApplyMs = performance.now() - at
-    at = performance.now()
-    const fl = await dp.apply(input(topo, n, true), { verify: false })
-    const flipMs = performance.now() - at
+    // A flip: the first listener loses a target, then gets it back, FLIPS times; the median time
+    // (one sample scattered by 2 x on this machine: GC, the tool's cache fetch).
+    const flipSamples: number[] = []
+    let fl = { chainsWritten: 0 }
+    for (let i = 0; i < FLIPS; i++) {
+      at = performance.now()
+      const r = await dp.apply(input(topo, n, i % 2 === 0), { verify: false })
+      flipSamples.push(performance.now() - at)
+      if (i === 0) fl = r
+    }
     const first = await gbits(topo, topo.node.address, BASE, seconds)
     const last = await gbits(topo, topo.node.address, BASE + n - 1, seconds)
     const routed = await gbits(topo, topo.servers[1]!.address, 5201, seconds)
@@ -121,6 +131,7 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
     const daemon = startDaemon(topo.node.ns, daemonConfig(topo, n, backend))
     let startToInSyncMs: number | null = null
     let drift: CurvePoint['drift'] = null
+    let tableDrift: CurvePoint['drift'] = null
     try {
       const readyTimeoutMs = 30000 + n * 15
       if (await daemon.waitReady(readyTimeoutMs).then(() => true, () => false)) {
@@ -129,9 +140,13 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
           const at = (await daemon.status()).node.lastSyncAt
           return at === null ? null : Date.parse(at)
         }
-        const d = await measureDriftRepair(topo.node.ns, backend, quick ? 3 : 20, lastSyncAt, 8080, watch, () => daemon.child.output())
-        drift = { trials: d.trials, medianMs: d.medianMs, worstMs: d.worstMs, lies: d.lies, probesInWindows: d.probesInWindows }
-        process.stderr.write(`  ${backend} ${n}: flush -> repaired ms (lies/probes, first non-200 ms, ms since last sync, seen by nft monitor ms): ${d.perTrial.map((x) => `${x.ms} (${x.lies}/${x.probes}, ${x.firstNot200Ms ?? '-'}, ${x.sinceSyncMs}, ${x.seenMs})`).join(' ')}\n`)
+        const byKind = await measureDriftRepair(topo.node.ns, backend, { flush: quick ? 3 : 20, table: quick ? 2 : 10 }, lastSyncAt, 8080, watch, () => daemon.child.output())
+        const figures = (d: DriftRepairResult | undefined): CurvePoint['drift'] => (d ? { trials: d.trials, medianMs: d.medianMs, worstMs: d.worstMs, lies: d.lies, probesInWindows: d.probesInWindows } : null)
+        drift = figures(byKind.flush)
+        tableDrift = figures(byKind.table)
+        for (const [kind, d] of Object.entries(byKind)) {
+          process.stderr.write(`  ${backend} ${n}: ${kind === 'flush' ? 'flush' : 'table deleted'} -> repaired ms (lies/probes, first non-200 ms, ms since last sync, seen by nft monitor ms): ${d.perTrial.map((x) => `${x.ms} (${x.lies}/${x.probes}, ${x.firstNot200Ms ?? '-'}, ${x.sinceSyncMs}, ${x.seenMs})`).join(' ')}\n`)
+        }
       } else {
         notes.push(`the daemon was not in sync within ${readyTimeoutMs / 1000} s: no drift figures`)
       }
@@ -139,7 +154,7 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
       await watch.stop('SIGKILL')
       await daemon.stop()
     }
-    return { backend, listeners: n, gbps: { first, last, routed, routedBare }, connectionsPerSecond, fullApplyMs, flip: { ms: flipMs, chainsWritten: fl.chainsWritten }, startToInSyncMs, drift, notes }
+    return { backend, listeners: n, gbps: { first, last, routed, routedBare }, connectionsPerSecond, fullApplyMs, flip: { ms: median(flipSamples), chainsWritten: fl.chainsWritten, samplesMs: flipSamples.map(Math.round) }, startToInSyncMs, drift, tableDrift, notes }
   } finally {
     await killAll()
     await topo.destroy()

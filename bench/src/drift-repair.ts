@@ -1,8 +1,11 @@
 /**
  * Flush -> repaired through the running daemon, and whether `/lb` lied meanwhile: another tool
- * breaks fwdd's hold on the kernel (iptables: `iptables -t nat -F PREROUTING`; nftables: the table
- * deleted, or its prerouting chain flushed, alternately) and the time runs until `nft monitor`
- * shows fwdd's entry back (the jump into FWD-PREROUTING, or a rule in `ip fwdd prerouting`).
+ * breaks fwdd's hold on the kernel and the time runs until fwdd's repair is in the kernel. Two
+ * kinds of break, measured and reported apart: `flush`, the issue's case, removes fwdd's entry
+ * (iptables: `iptables -t nat -F PREROUTING`, the jump into FWD-PREROUTING; nftables: `nft flush
+ * chain ip fwdd prerouting`, the dispatch rule); `table`, nftables only, deletes fwdd's whole table
+ * (what `nft flush ruleset` does, as Debian's nftables.service does on every start), which only a
+ * write of the whole table repairs.
  * Every trial starts more than OWN_WRITE_ECHO_MS (src/reconcile/reconciler.ts, 2 s) after fwdd's
  * last sync (status `lastSyncAt`; the periodic verify counts, it sets that too) and well before the
  * next periodic one, outside the window where an event is taken as the echo of fwdd's own write. A
@@ -19,14 +22,21 @@ const QUIET_MS = 2000 + 500
 /** The default resyncSeconds (10 s), less a margin: past this since the last sync, the next periodic verify is near. */
 const NEXT_SYNC_NEAR_MS = 10000 - 1500
 
+export type BreakKind = 'flush' | 'table'
+
 interface Break { cmd: string[]; repaired: RegExp }
 
-const BREAKS: Record<'iptables' | 'nftables', Break[]> = {
-  iptables: [{ cmd: ['iptables', '-w', '-t', 'nat', '-F', 'PREROUTING'], repaired: /^(add|insert) rule ip nat PREROUTING .*jump FWD-PREROUTING/ }],
-  nftables: [
-    { cmd: ['nft', 'delete', 'table', 'ip', 'fwdd'], repaired: /^add rule ip fwdd prerouting / },
-    { cmd: ['nft', 'flush', 'chain', 'ip', 'fwdd', 'prerouting'], repaired: /^add rule ip fwdd prerouting / },
-  ],
+const BREAKS: Record<'iptables' | 'nftables', Partial<Record<BreakKind, Break>>> = {
+  iptables: { flush: { cmd: ['iptables', '-w', '-t', 'nat', '-F', 'PREROUTING'], repaired: /^(add|insert) rule ip nat PREROUTING .*jump FWD-PREROUTING/ } },
+  nftables: {
+    flush: { cmd: ['nft', 'flush', 'chain', 'ip', 'fwdd', 'prerouting'], repaired: /^add rule ip fwdd prerouting / },
+    table: { cmd: ['nft', 'delete', 'table', 'ip', 'fwdd'], repaired: /^add rule ip fwdd prerouting / },
+  },
+}
+
+/** The kinds of break a backend has (iptables has no table of its own to delete). */
+export function breakKinds(backend: 'iptables' | 'nftables'): BreakKind[] {
+  return Object.keys(BREAKS[backend]) as BreakKind[]
 }
 
 /**
@@ -102,24 +112,27 @@ async function monitorQuiet(monitor: Child): Promise<void> {
 }
 
 /**
- * Runs `trials` breaks against the daemon already in sync in `nodeNs` (health port `healthPort`);
- * `lastSyncAt` is the daemon's status `node.lastSyncAt` in wall ms. `monitor` is a watch from
- * startRepairWatch() begun before the daemon's first write (one is started here if absent); it is
- * stopped here either way.
+ * Runs, for each kind in `plan`, that many breaks (kinds in turn: all of the first, then the next)
+ * against the daemon already in sync in `nodeNs` (health port `healthPort`); `lastSyncAt` is the
+ * daemon's status `node.lastSyncAt` in wall ms. `monitor` is a watch from startRepairWatch() begun
+ * before the daemon's first write (one is started here if absent); it is stopped here either way.
+ * A kind the backend does not have is skipped.
  */
-export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | 'nftables', trials: number, lastSyncAt: () => Promise<number | null>, healthPort = 8080, watch?: Child, daemonOutput?: () => string): Promise<DriftRepairResult> {
+export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | 'nftables', plan: Partial<Record<BreakKind, number>>, lastSyncAt: () => Promise<number | null>, healthPort = 8080, watch?: Child, daemonOutput?: () => string): Promise<Partial<Record<BreakKind, DriftRepairResult>>> {
   const monitor = watch ?? startRepairWatch(nodeNs)
   const poller = spawnChild(nodeNs, process.execPath, [benchScript('lb-poller'), `http://127.0.0.1:${healthPort}/lb`])
   try {
     await poller.waitLine(/^ready$/, 10000)
+    const kinds = (Object.keys(plan) as BreakKind[]).filter((k) => BREAKS[backend][k] !== undefined && (plan[k] ?? 0) > 0)
+    const sequence = kinds.flatMap((k) => Array.from({ length: plan[k]! }, () => k))
     const windows: Array<[number, number]> = []
     const samplesMs: number[] = []
     const sinceSync: number[] = []
     const seen: number[] = []
-    for (let i = 0; i < trials; i++) {
+    for (const kind of sequence) {
       await monitorQuiet(monitor)
       const last = await quietMoment(lastSyncAt)
-      const b = BREAKS[backend][i % BREAKS[backend].length]!
+      const b = BREAKS[backend][kind]!
       const repaired = monitor.waitLine(b.repaired, 30000)
       const t0 = wall()
       sinceSync.push(t0 - last)
@@ -144,11 +157,17 @@ export async function measureDriftRepair(nodeNs: string, backend: 'iptables' | '
       const firstNot200 = answers.find(([start, , status]) => start >= a && status !== 200)
       return { ms: Math.round(samplesMs[i]!), lies: inside.filter(([, , st]) => st === 200).length, probes: inside.length, firstNot200Ms: firstNot200 ? Math.round(firstNot200[1] - a) : null, sinceSyncMs: Math.round(sinceSync[i]!), seenMs: Math.round(seen[i]!) }
     })
-    return {
-      trials, perTrial,
-      medianMs: median(samplesMs), worstMs: Math.max(...samplesMs),
-      lies: perTrial.reduce((x, p) => x + p.lies, 0), probesInWindows: perTrial.reduce((x, p) => x + p.probes, 0),
+    const out: Partial<Record<BreakKind, DriftRepairResult>> = {}
+    for (const kind of kinds) {
+      const mine = perTrial.filter((_, i) => sequence[i] === kind)
+      const ms = mine.map((x) => x.ms)
+      out[kind] = {
+        trials: mine.length, perTrial: mine,
+        medianMs: median(ms), worstMs: Math.max(...ms),
+        lies: mine.reduce((x, p) => x + p.lies, 0), probesInWindows: mine.reduce((x, p) => x + p.probes, 0),
+      }
     }
+    return out
   } finally {
     await poller.stop('SIGKILL')
     await monitor.stop('SIGKILL')
