@@ -48,6 +48,8 @@ export interface PassiveSeries {
 }
 
 export interface PassiveCost {
+  /** The dataplane backend the daemon ran (absent in reports before 2026-12-07: iptables). */
+  backend?: 'iptables' | 'nftables'
   rate: number
   seconds: number
   /** Connections the client opened and saw established, per mode. */
@@ -62,7 +64,10 @@ export interface PassiveCost {
 
 export interface PassiveResult {
   series: PassiveSeries[]
+  /** On the default backend (iptables). */
   cost: PassiveCost
+  /** The same on nftables, where an answered flow's event mask drops its DESTROY (absent in older reports). */
+  costNft?: PassiveCost
   method: typeof PROBE & { check: typeof CHECK; passive: string }
 }
 
@@ -96,9 +101,13 @@ export async function measurePassive(opts: { quick: boolean; log(m: string): voi
       }
       await daemon.stop()
     }
-    const cost = await measureCost(topo, opts.quick ? 500 : 5000, opts.quick ? 1500 : 8000)
-    opts.log(`cost at ${cost.rate} new connections/s: daemon ${(cost.daemonCpu.passive * 100).toFixed(1)}% (off: ${(cost.daemonCpu.off * 100).toFixed(1)}%) + conntrack -E ${(cost.watcherCpu * 100).toFixed(1)}% of one core; lost events ${cost.lostEvents}`)
-    return { series, cost, method: { ...PROBE, check: CHECK, passive: PASSIVE_ON } }
+    const costs: PassiveCost[] = []
+    for (const backend of ['iptables', 'nftables'] as const) {
+      const cost = await measureCost(topo, opts.quick ? 500 : 5000, opts.quick ? 1500 : 8000, backend)
+      opts.log(`cost at ${cost.rate} new connections/s on ${backend}: daemon ${(cost.daemonCpu.passive * 100).toFixed(1)}% (off: ${(cost.daemonCpu.off * 100).toFixed(1)}%) + conntrack -E ${(cost.watcherCpu * 100).toFixed(1)}% of one core; lost events ${cost.lostEvents}`)
+      costs.push(cost)
+    }
+    return { series, cost: costs[0]!, costNft: costs[1]!, method: { ...PROBE, check: CHECK, passive: PASSIVE_ON } }
   } finally {
     await killAll()
     await topo.destroy()
@@ -152,10 +161,10 @@ function childPids(pid: number): number[] {
   }
 }
 
-async function measureCost(topo: Topology, rate: number, ms: number): Promise<PassiveCost> {
-  const out: PassiveCost = { rate, seconds: ms / 1000, opened: { passive: 0, off: 0 }, established: { passive: 0, off: 0 }, daemonCpu: { passive: 0, off: 0 }, watcherCpu: 0, lostEvents: 0, passiveMode: 'off' }
+async function measureCost(topo: Topology, rate: number, ms: number, backend: 'iptables' | 'nftables'): Promise<PassiveCost> {
+  const out: PassiveCost = { backend, rate, seconds: ms / 1000, opened: { passive: 0, off: 0 }, established: { passive: 0, off: 0 }, daemonCpu: { passive: 0, off: 0 }, watcherCpu: 0, lostEvents: 0, passiveMode: 'off' }
   for (const mode of ['off', 'passive'] as const) {
-    const daemon = startDaemon(topo.node.ns, { listeners: [listener(topo, mode === 'passive' ? '{}' : PASSIVE_OFF)] })
+    const daemon = startDaemon(topo.node.ns, { backend, listeners: [listener(topo, mode === 'passive' ? '{}' : PASSIVE_OFF)] })
     await daemon.waitReady(30000)
     await sleep(500)
     const watchers = mode === 'passive' ? childPids(daemon.child.pid) : []
