@@ -27,6 +27,8 @@ import { createTopology, inNs, nsRunner, type Topology } from './topology.js'
 const BASE = 20000
 /** Flips timed per point; odd, so the first listener ends with one target, as throughput needs. */
 const FLIPS = 5
+/** Runs per throughput figure (median); 1 with --quick. */
+const ROUNDS_FULL = 3
 
 async function gbits(topo: Topology, address: string, port: number, seconds: number): Promise<number> {
   // An iperf3 server refuses (or, rarely, stalls) a client while it still winds down the previous
@@ -75,12 +77,17 @@ function daemonConfig(topo: Topology, n: number, backend: CurveBackend): BenchCo
 async function point(backend: CurveBackend, n: number, quick: boolean): Promise<CurvePoint> {
   const topo = await createTopology(2)
   const seconds = quick ? 1 : 2
+  const ROUNDS = quick ? 1 : ROUNDS_FULL
   const notes: string[] = []
   try {
     const iperf: Child[] = []
     for (const s of topo.servers) for (const p of ['5201', '5202']) iperf.push(spawnChild(s.ns, 'iperf3', ['-s', '-p', p, '--idle-timeout', '10']))
     await sleep(500)
-    const routedBare = await gbits(topo, topo.servers[1]!.address, 5201, seconds)
+    // Each throughput figure is the median of ROUNDS runs (one 2 s run scattered by up to 10 %
+    // between neighbouring runs on this machine, enough to read 0.92 for an unchanged rule path).
+    const bareRuns: number[] = []
+    for (let i = 0; i < ROUNDS; i++) bareRuns.push(await gbits(topo, topo.servers[1]!.address, 5201, seconds))
+    const routedBare = median(bareRuns)
     const runner = nsRunner(topo.node.ns)
     const dp: Dataplane = backend === 'nftables' ? new NftDataplane(runner) : await IptablesDataplane.create(runner, 'nft')
     let at = performance.now()
@@ -96,9 +103,13 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
       flipSamples.push(performance.now() - at)
       if (i === 0) fl = r
     }
-    const first = await gbits(topo, topo.node.address, BASE, seconds)
-    const last = await gbits(topo, topo.node.address, BASE + n - 1, seconds)
-    const routed = await gbits(topo, topo.servers[1]!.address, 5201, seconds)
+    const runs: Record<'first' | 'last' | 'routed', number[]> = { first: [], last: [], routed: [] }
+    for (let i = 0; i < ROUNDS; i++) {
+      runs.first.push(await gbits(topo, topo.node.address, BASE, seconds))
+      runs.last.push(await gbits(topo, topo.node.address, BASE + n - 1, seconds))
+      runs.routed.push(await gbits(topo, topo.servers[1]!.address, 5201, seconds))
+    }
+    const [first, last, routed] = [median(runs.first), median(runs.last), median(runs.routed)]
 
     // Connection rate and the daemon: an HTTP server takes the iperf3 servers' ports on s0.
     for (const c of iperf.slice(0, 2)) await c.stop('SIGKILL')
