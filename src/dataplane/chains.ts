@@ -24,7 +24,6 @@ export const RAW_PREROUTING = 'FWD-RAW'
  * The conntrack events passive health reads (flow-tracker.ts): NEW starts a flow, the first reply
  * (an UPDATE without [UNREPLIED]) answers it, a DESTROY in state CLOSE while unreplied is a reset.
  * The kernel generates no other event for fwdd's flows: not the UPDATE of every TCP state change.
- * (nftables narrows it further once the target answered: nft-render.ts ANSWERED_EVENTS.)
  * Written in the kernel's bit order, which is how both iptables-save and nft print it back.
  */
 export const CT_EVENTS = 'new,destroy,reply'

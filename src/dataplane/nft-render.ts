@@ -7,10 +7,8 @@
  * of lookups whatever the listener count. prerouting (dstnat) checks the allowed-source set and
  * dispatches new connections through the `services` verdict map keyed by protocol . port to one
  * chain per listener, which marks the flow and spreads it over the weights with one
- * `numgen random mod R < w` rule per target. forward (filter) accepts marked packets in the
- * `forwarded` chain, which also narrows the event mask of a tcp flow its target answered
- * (ANSWERED_EVENTS) (per-target bytes come from conntrack accounting, as on the iptables backend:
- * flow-counters.ts). input refuses at
+ * `numgen random mod R < w` rule per target. forward (filter) accepts marked packets (per-target
+ * bytes come from conntrack accounting, as on the iptables backend: flow-counters.ts). input refuses at
  * once, through the `refuse` map, a new connection that reached a listener port without being
  * forwarded. postrouting (srcnat) masquerades marked flows only, fully random.
  *
@@ -25,16 +23,6 @@ import type { RenderInput, RenderTarget } from './render.js'
 export const NFT_TABLE = 'fwdd'
 /** The ct mark bit of forwarded flows: the same bit the iptables mode sets as connmark. */
 export const NFT_MARK = '0x00040000'
-/**
- * The event mask of a forwarded tcp flow once its target answered (set on the SYN-ACK, `forwarded`
- * chain): the reply alone. The kernel checks the mask when it delivers an event, so the SYN-ACK's
- * own reply event still goes out, and nothing after it: above all not the DESTROY of every
- * answered flow, a third of what passive health read at 5000 new connections a second and never
- * used. A reset before the answer kills the flow before this rule can run, so its DESTROY (the
- * verdict `reset`) keeps the mask it was born with. nftables alone can change the mask of a
- * confirmed flow (`ct event set`); xt_CT sets it only before conntrack, in raw.
- */
-export const ANSWERED_EVENTS = 'reply'
 
 export type BlockKind = 'counter' | 'set' | 'map' | 'chain'
 
@@ -147,8 +135,7 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
   add(block('chain', 'prerouting', ['type nat hook prerouting priority dstnat; policy accept;'], [],
     [`${srcSet ? 'ip saddr @sources ' : ''}fib daddr type local meta l4proto . th dport vmap @services`]))
   add(block('chain', 'postrouting', ['type nat hook postrouting priority srcnat; policy accept;'], [], [`${mark} masquerade random,fully-random`]))
-  add(block('chain', 'forwarded', [], [], [`tcp flags syn,ack / syn,ack ct direction reply ct event set ${ANSWERED_EVENTS}`, 'accept']))
-  add(block('chain', 'forward', ['type filter hook forward priority filter; policy accept;'], [], [`${mark} goto forwarded`]))
+  add(block('chain', 'forward', ['type filter hook forward priority filter; policy accept;'], [], [`${mark} accept`]))
   add(block('chain', 'input', ['type filter hook input priority filter; policy accept;'], [], [
     'ct state established,related return',
     'meta l4proto . th dport vmap @refuse',

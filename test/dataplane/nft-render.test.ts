@@ -53,7 +53,7 @@ t.test('a flip with a memo hands back the same block objects for all but one cha
   const a = renderNft(input(50), memo)
   const b = renderNft(input(50, 9), memo)
   const fresh = [...b].filter(([k, blk]) => a.get(k) !== blk).map(([k]) => k)
-  t.same(fresh.filter((k) => !/^chain (prerouting|postrouting|forward|forwarded|input|refuse-(tcp|udp))$/.test(k)), ['chain l-l9'])
+  t.same(fresh.filter((k) => !/^chain (prerouting|postrouting|forward|input|refuse-(tcp|udp))$/.test(k)), ['chain l-l9'])
   t.equal(a.get('map services'), b.get('map services'), 'the services map is the same object')
   t.equal(a.get('map refuse'), b.get('map refuse'), 'and so is the refuse map')
 })
@@ -78,10 +78,4 @@ t.test('passive health on: the listener chain sets the event mask before the mar
   const b = renderNft({ sources: [], listeners: [l('on', 'tcp', false)] }, memo)
   t.not(a.get('chain l-on'), b.get('chain l-on'))
   t.same(b.get('chain l-on')?.rules[0], 'ct mark set ct mark | 0x00040000')
-})
-
-t.test('forwarded packets: accepted in their own chain, which narrows an answered tcp flow to its reply event', async (t) => {
-  const m = renderNft(input(3))
-  t.same(m.get('chain forward')?.rules, ['ct mark & 0x00040000 == 0x00040000 goto forwarded'], 'one rule for every forwarded packet, fwdd\'s or not')
-  t.same(m.get('chain forwarded')?.rules, ['tcp flags syn,ack / syn,ack ct direction reply ct event set reply', 'accept'])
 })
