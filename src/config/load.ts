@@ -287,7 +287,7 @@ interface RawConfig {
 }
 
 /** The defaults of a `passive:` block (docs/configuration.md explains each). */
-export const PASSIVE_DEFAULTS: Omit<PassiveSpec, 'enabled'> = { unansweredMs: 200, minUnansweredMs: 50, fall: 2, resetFall: 1, baseEjectionMs: 5000, maxEjectionMs: 60000, maxEjectionPercent: 50 }
+export const PASSIVE_DEFAULTS: Omit<PassiveSpec, 'enabled'> = { unansweredMs: 200, minUnansweredMs: 50, fall: 2, resetFall: 1, baseEjectionMs: 5000, maxEjectionMs: 60000, maxEjectionPercent: 50, maxFlowsPerSecond: 1000 }
 
 /**
  * A listener's passive settings: its own block over the top-level one over the defaults, key by key.

@@ -46,6 +46,7 @@ const passive = {
     baseEjectionMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     maxEjectionMs: { type: 'integer', minimum: 100, maximum: 3600000 },
     maxEjectionPercent: { type: 'integer', minimum: 0, maximum: 100 },
+    maxFlowsPerSecond: { type: 'integer', minimum: 1, maximum: 100000 },
   },
 } as const
 

@@ -69,6 +69,12 @@ export interface PassiveSpec {
   baseEjectionMs: number
   maxEjectionMs: number
   maxEjectionPercent: number
+  /**
+   * At most this many new flows a second of the listener are judged; the kernel gives the rest an
+   * event mask that reports nothing (render.ts eventMaskRules), so the watcher's cost is bounded by
+   * listeners x this, not by the traffic.
+   */
+  maxFlowsPerSecond: number
 }
 
 export interface ListenerSpec {

@@ -27,6 +27,14 @@ export const RAW_PREROUTING = 'FWD-RAW'
  * Written in the kernel's bit order, which is how both iptables-save and nft print it back.
  */
 export const CT_EVENTS = 'new,destroy,reply'
+/**
+ * The event mask of a passive listener's new flows beyond its sample (passive.maxFlowsPerSecond):
+ * one event fwdd never causes, so the kernel reports nothing of them. A mask of 0 is no mask (the
+ * kernel's default: every event). iptables names it `secmark` (no SECMARK/CONNSECMARK rule is
+ * fwdd's); nft 1.0.6 does not parse `secmark` here, so nftables uses `label` (fwdd sets no ct label).
+ */
+export const CT_EVENTS_UNSAMPLED = 'secmark'
+export const NFT_CT_EVENTS_UNSAMPLED = 'label'
 /** nat: entry from PREROUTING; keeps only allowed sources going to local addresses. */
 export const NAT_PREROUTING = 'FWD-PREROUTING'
 /** nat: dispatch by protocol and port to the listener chains. */

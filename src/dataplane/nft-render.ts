@@ -15,10 +15,12 @@
  * The chain of a tcp listener with passive health also sets the flow's conntrack event mask to
  * new,destroy,reply (`ct event set`) on its first packet, before conntrack confirms the flow: the
  * kernel then never generates the UPDATE of each later TCP state change, which passive health does
- * not read. The iptables backend does the same in the raw table (render.ts, FWD-RAW).
+ * not read. Beyond the listener's sample (`passive.maxFlowsPerSecond`, a `limit` in the chain) a
+ * new flow gets the mask `label` instead, an event fwdd never causes, so the kernel reports
+ * nothing of it. The iptables backend does the same in the raw table (render.ts, FWD-RAW).
  */
-import { CT_EVENTS } from './chains.js'
-import type { RenderInput, RenderTarget } from './render.js'
+import { CT_EVENTS, NFT_CT_EVENTS_UNSAMPLED } from './chains.js'
+import { PASSIVE_SAMPLE_DEFAULT, sampleBurst, type RenderInput, type RenderTarget } from './render.js'
 
 export const NFT_TABLE = 'fwdd'
 /** The ct mark bit of forwarded flows: the same bit the iptables mode sets as connmark. */
@@ -85,7 +87,7 @@ interface ListenerElements {
  * by identity. Output is identical with or without a memo.
  */
 export class NftMemo {
-  readonly chains = new Map<string, { protocol: string; passive: boolean; rotation: readonly RenderTarget[]; id: string; block: NftBlock }>()
+  readonly chains = new Map<string, { protocol: string; passive: number; rotation: readonly RenderTarget[]; id: string; block: NftBlock }>()
   readonly elements = new Map<string, ListenerElements>()
   maps: { names: string; blocks: NftBlock[] } | null = null
 }
@@ -114,11 +116,14 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
     }
     parts.push(part)
     let chain = memo.chains.get(l.name)
-    const passive = l.protocol === 'tcp' && l.passive === true
+    // The sample of new flows a second passive health judges; 0: passive health off.
+    const passive = l.protocol === 'tcp' && l.passive === true ? l.sampleFlowsPerSecond ?? PASSIVE_SAMPLE_DEFAULT : 0
     if (!chain || chain.protocol !== l.protocol || chain.passive !== passive || !sameTargets(chain.rotation, l.rotation)) {
       // Only a flow's first packet walks a nat chain, and its conntrack is not confirmed yet: the
       // one place `ct event set` can shape the events of fwdd's flows, at no cost per packet.
-      const mask = passive ? [`ct event set ${CT_EVENTS}`] : []
+      // Flows beyond the sample (this chain's own limiter) get a mask that reports nothing (a
+      // second `ct event set` on the same packet replaces the first).
+      const mask = passive > 0 ? [`ct event set ${CT_EVENTS}`, `limit rate over ${passive}/second burst ${sampleBurst(passive)} packets ct event set ${NFT_CT_EVENTS_UNSAMPLED}`] : []
       const rules = l.rotation.length === 0 ? [] : [...mask, `ct mark set ct mark | ${NFT_MARK}`, ...spread(l.protocol, l.rotation)]
       chain = { protocol: l.protocol, passive, rotation: l.rotation.map((t) => ({ ...t })), id: blockKey('chain', listenerChainName(l.name)), block: block('chain', listenerChainName(l.name), [], [], rules) }
       memo.chains.set(l.name, chain)

@@ -4,7 +4,7 @@
  * `iptables-save` prints them in, so the applier can compare kernel and desired state as text.
  */
 import {
-  CT_EVENTS, FILTER_FORWARD, FILTER_INPUT, FORWARD_MARK, NAT_POSTROUTING, NAT_PREROUTING, NAT_SERVICES,
+  CT_EVENTS, CT_EVENTS_UNSAMPLED, FILTER_FORWARD, FILTER_INPUT, FORWARD_MARK, NAT_POSTROUTING, NAT_PREROUTING, NAT_SERVICES,
   RAW_PREROUTING, listenerChain, type Table,
 } from './chains.js'
 
@@ -27,6 +27,20 @@ export interface RenderListener {
    * mask `new,reply,destroy`, so the kernel never generates the other events of its flows.
    */
   passive?: boolean
+  /** With `passive`: how many new flows a second get that mask (config `passive.maxFlowsPerSecond`); absent: PASSIVE_SAMPLE_DEFAULT. */
+  sampleFlowsPerSecond?: number
+}
+
+/** The sample of a passive listener's new flows per second when the input names none (the config default). */
+export const PASSIVE_SAMPLE_DEFAULT = 1000
+
+/**
+ * The burst of a sample: a tenth of a second's worth. A full second's worth (1000 flows at once,
+ * three events each) overflowed conntrack -E's socket at the start of a 5000-a-second run (the
+ * passive cost bench lost events); a tenth keeps the sample even.
+ */
+export function sampleBurst(rate: number): number {
+  return Math.max(1, Math.round(rate / 10))
 }
 
 export interface RenderInput {
@@ -175,7 +189,7 @@ export function renderRuleSet(input: RenderInput, memo: RenderMemo = new RenderM
   nat.set(NAT_SERVICES, services)
   const raw = new Map<string, string[]>()
   const masked = eventMaskPorts(input.listeners)
-  memoized(raw, RAW_PREROUTING, masked.join(','), () => eventMaskRules(masked))
+  memoized(raw, RAW_PREROUTING, masked.map((m) => `${m.port}*${m.rate}`).join(','), () => eventMaskRules(masked))
   nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE --random-fully`])
   filter.set(FILTER_INPUT, input_)
   // One rule for every forwarded packet, fwdd's or not: per-target bytes come from conntrack
@@ -185,36 +199,69 @@ export function renderRuleSet(input: RenderInput, memo: RenderMemo = new RenderM
   return { raw, nat, filter }
 }
 
-/** Past this many port ranges, FWD-RAW holds one rule over their whole span (see eventMaskRules). */
+/** Past this many port ranges, FWD-RAW holds one pair of rules over their whole span (see eventMaskRules). */
 export const MAX_EVENT_RANGES = 32
+
+/** A passive port and its sample of new flows a second. */
+interface MaskedPort { port: number; rate: number }
 
 /**
  * The ports of tcp listeners with passive health, ascending, whether or not a target is in rotation
  * (a flip must not rewrite FWD-RAW; a flow to a listener with no target is refused, never judged).
  */
-function eventMaskPorts(listeners: readonly RenderListener[]): number[] {
-  return [...new Set(listeners.filter((l) => l.protocol === 'tcp' && l.passive === true).map((l) => l.port))].sort((a, b) => a - b)
+function eventMaskPorts(listeners: readonly RenderListener[]): MaskedPort[] {
+  const byPort = new Map<number, number>()
+  for (const l of listeners) {
+    if (l.protocol !== 'tcp' || l.passive !== true) continue
+    const rate = l.sampleFlowsPerSecond ?? PASSIVE_SAMPLE_DEFAULT
+    byPort.set(l.port, Math.max(rate, byPort.get(l.port) ?? 0))
+  }
+  return [...byPort].map(([port, rate]) => ({ port, rate })).sort((a, b) => a.port - b.port)
 }
 
 /**
  * FWD-RAW: the event mask of new tcp flows to the ports of listeners with passive health, contiguous
- * ports merged into `--dport a:b`. Only SYNs enter the chain and each walks at most
- * MAX_EVENT_RANGES rules; past that bound one rule covers min:max, so another tool's flows to a
- * port in that span get the mask too. That is harmless: the mask only limits what conntrack event
- * listeners receive of those flows, never how they are tracked or forwarded. Sources are not
- * matched, for the same reason and so the chain does not grow with sources x ranges: a flow from a
- * source outside the allow-list gets the mask but no DNAT, and passive health never judges it.
- * No listener with passive health: the chain stays, empty.
+ * ports of the same sample rate merged into `--dport a:b`. Only SYNs enter the chain and each walks
+ * at most 2 x MAX_EVENT_RANGES rules; past that bound one pair covers min:max at the highest rate,
+ * so another tool's flows to a port in that span get the mask too. That is harmless: the mask only
+ * limits what conntrack event listeners receive of those flows, never how they are tracked or
+ * forwarded. Sources are not matched, for the same reason and so the chain does not grow with
+ * sources x ranges: a flow from a source outside the allow-list gets the mask but no DNAT, and
+ * passive health never judges it. No listener with passive health: the chain stays, empty.
+ *
+ * Each range is a pair. The first gives the mask passive health reads to at most `rate` new flows
+ * a second per port (hashlimit by destination port; one table per rate, since rules sharing a
+ * hashlimit name share its rate). The second gives every other SYN the mask `secmark`, an event fwdd
+ * never causes: without a mask the flow would get the kernel's default, every event. xt_CT takes
+ * the first template only (a second CT target sees the packet's template and does nothing).
  */
-function eventMaskRules(ports: readonly number[]): string[] {
-  const ranges: Array<[number, number]> = []
-  for (const p of ports) {
+function eventMaskRules(ports: readonly MaskedPort[]): string[] {
+  const ranges: Array<{ a: number; b: number; rate: number }> = []
+  for (const { port, rate } of ports) {
     const last = ranges[ranges.length - 1]
-    if (last && last[1] === p - 1) last[1] = p
-    else ranges.push([p, p])
+    if (last && last.b === port - 1 && last.rate === rate) last.b = port
+    else ranges.push({ a: port, b: port, rate })
   }
-  const span: Array<[number, number]> = ranges.length > MAX_EVENT_RANGES ? [[ranges[0]![0], ranges[ranges.length - 1]![1]]] : ranges
-  return span.map(([a, b]) => `-A ${RAW_PREROUTING} -p tcp -m tcp --dport ${a === b ? a : `${a}:${b}`} ${comment(`fwdd: passive health events, ports ${a === b ? a : `${a}-${b}`}`)} -j CT --ctevents ${CT_EVENTS}`)
+  const span = ranges.length > MAX_EVENT_RANGES ? [{ a: ranges[0]!.a, b: ranges[ranges.length - 1]!.b, rate: Math.max(...ranges.map((r) => r.rate)) }] : ranges
+  return span.flatMap(({ a, b, rate: wanted }) => {
+    const rate = hashlimitRate(wanted)
+    const dport = `-p tcp -m tcp --dport ${a === b ? a : `${a}:${b}`}`
+    const what = `ports ${a === b ? a : `${a}-${b}`}`
+    return [
+      `-A ${RAW_PREROUTING} ${dport} -m hashlimit --hashlimit-upto ${rate}/sec --hashlimit-burst ${sampleBurst(wanted)} --hashlimit-mode dstport --hashlimit-name fwdd-p${rate} ${comment(`fwdd: passive health events, ${what}, ${rate} flows/s`)} -j CT --ctevents ${CT_EVENTS}`,
+      `-A ${RAW_PREROUTING} ${dport} ${comment(`fwdd: passive health, ${what}, beyond the sample`)} -j CT --ctevents ${CT_EVENTS_UNSAMPLED}`,
+    ]
+  })
+}
+
+/**
+ * The rate as iptables-save prints it back: xt_hashlimit keeps a rate as the interval between
+ * tokens, 10^6 / rate in whole units, so 60000/sec comes back as 62500/sec. Rendering the stored
+ * value keeps such a rate from reading as drift on every verify (as kernelProbability does for
+ * xt_statistic); checked against iptables 1.8.9 for 1 to 100,000.
+ */
+export function hashlimitRate(rate: number): number {
+  return Math.floor(1e6 / Math.floor(1e6 / rate))
 }
 
 function rotationKey(l: RenderListener): string {

@@ -133,6 +133,7 @@ export function renderInputOf(config: Config, targets: Map<string, ResolvedTarge
       rotation: (rotation.get(l.name) ?? []).map(toRender),
       known: (targets.get(l.name) ?? []).map(toRender),
       passive: l.protocol === 'tcp' && l.passive?.enabled === true,
+      ...(l.protocol === 'tcp' && l.passive?.enabled === true ? { sampleFlowsPerSecond: l.passive.maxFlowsPerSecond } : {}),
     })),
   }
 }

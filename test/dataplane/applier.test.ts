@@ -174,7 +174,11 @@ t.test('an entries verify reads only the built-in chains (no iptables-save) and 
 })
 
 const passive: RenderInput = { ...two, listeners: two.listeners.map((l) => ({ ...l, passive: true })) }
-const MASK = '-A FWD-RAW -p tcp -m tcp --dport 8000 -m comment --comment "fwdd: passive health events, ports 8000" -j CT --ctevents new,destroy,reply'
+const MASK = [
+  '-A FWD-RAW -p tcp -m tcp --dport 8000 -m hashlimit --hashlimit-upto 1000/sec --hashlimit-burst 100 --hashlimit-mode dstport --hashlimit-name fwdd-p1000 -m comment --comment "fwdd: passive health events, ports 8000, 1000 flows/s" -j CT --ctevents new,destroy,reply',
+  '-A FWD-RAW -p tcp -m tcp --dport 8000 -m comment --comment "fwdd: passive health, ports 8000, beyond the sample" -j CT --ctevents secmark',
+]
+const unprefixed = MASK.map((r) => r.slice('-A FWD-RAW '.length))
 
 t.test('the raw table round trip: written in the same transaction, read back, adopted, repaired, cleaned up', async (t) => {
   const { fake, applier } = setup()
@@ -182,10 +186,10 @@ t.test('the raw table round trip: written in the same transaction, read back, ad
   await applier.apply(renderRuleSet(passive), { verify: true })
   t.equal(fake.restoreCalls(), 1, 'raw, nat and filter in one iptables-restore')
   t.match(fake.calls.at(-1)!.input ?? '', /^\*raw\n[^]*COMMIT\n\*nat\n[^]*COMMIT\n\*filter\n/)
-  t.same(fake.tables.raw.get('FWD-RAW'), [MASK.slice('-A FWD-RAW '.length)])
+  t.same(fake.tables.raw.get('FWD-RAW'), unprefixed)
   t.same(fake.tables.raw.get('PREROUTING')?.[1], '-p udp -j CT --notrack', 'the other tool\'s raw rule stays')
   const kernel = await applier.readKernel()
-  t.same(kernel.tables.raw.fwdChains.get('FWD-RAW'), [MASK], 'parsed back from iptables-save as rendered')
+  t.same(kernel.tables.raw.fwdChains.get('FWD-RAW'), MASK, 'parsed back from iptables-save as rendered')
   // A restarted daemon adopts it and has nothing to write.
   const again = new Applier(fake, backend)
   again.adopt(await again.readKernel())
@@ -196,7 +200,7 @@ t.test('the raw table round trip: written in the same transaction, read back, ad
   fake.tables.raw.get('PREROUTING')!.shift()
   const r = await again.apply(renderRuleSet(passive), { verify: true })
   t.same(r.drift.sort(), ['raw/FWD-RAW', 'raw/PREROUTING->FWD-RAW'])
-  t.same(fake.tables.raw.get('FWD-RAW'), [MASK.slice('-A FWD-RAW '.length)])
+  t.same(fake.tables.raw.get('FWD-RAW'), unprefixed)
   t.equal(fake.tables.raw.get('PREROUTING')?.filter((x) => x.endsWith('-j FWD-RAW')).length, 1)
   // Passive health turned off: the chain is emptied, not removed, as fwdd's other chains are.
   await again.apply(renderRuleSet(two), { verify: false })
@@ -213,7 +217,7 @@ t.test('renew rewrites the raw chain once even when the kernel holds the same ru
   const r = await applier.apply(renderRuleSet(passive), { verify: true })
   t.equal(r.chainsWritten, 1)
   t.same(r.drift, [], 'a renewal is not drift')
-  t.equal(fake.calls.at(-1)!.input, `*raw\n:FWD-RAW - [0:0]\n${MASK}\nCOMMIT\n`)
+  t.equal(fake.calls.at(-1)!.input, `*raw\n:FWD-RAW - [0:0]\n${MASK.join('\n')}\nCOMMIT\n`)
   await applier.apply(renderRuleSet(passive), { verify: true })
   t.equal(fake.restoreCalls(), 2, 'once: the next apply writes nothing')
 })
@@ -228,5 +232,5 @@ t.test('adopting the rules of an older fwdd without the raw chain: FWD-RAW and i
   const r = await upgraded.apply(renderRuleSet(passive), { verify: true })
   t.same(r.drift, [])
   t.equal(r.jumpsFixed, 1)
-  t.same(fake.tables.raw.get('FWD-RAW'), [MASK.slice('-A FWD-RAW '.length)])
+  t.same(fake.tables.raw.get('FWD-RAW'), unprefixed)
 })

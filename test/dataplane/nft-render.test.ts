@@ -69,7 +69,7 @@ t.test('passive health on: the listener chain sets the event mask before the mar
   const l = (name: string, protocol: 'tcp' | 'udp', passive: boolean | undefined, rotation = [tgt('198.18.1.2')]) =>
     ({ name, protocol, port: protocol === 'tcp' ? 8000 : 53, rotation, known: [tgt('198.18.1.2')], ...(passive === undefined ? {} : { passive }) })
   const m = renderNft({ sources: [], listeners: [l('on', 'tcp', true), l('off', 'tcp', false), l('unset', 'tcp', undefined), l('dns', 'udp', true), l('empty', 'tcp', true, [])] })
-  t.same(m.get('chain l-on')?.rules, ['ct event set new,destroy,reply', 'ct mark set ct mark | 0x00040000', 'meta l4proto tcp dnat to 198.18.1.2:80'])
+  t.same(m.get('chain l-on')?.rules, ['ct event set new,destroy,reply', 'limit rate over 1000/second burst 100 packets ct event set label', 'ct mark set ct mark | 0x00040000', 'meta l4proto tcp dnat to 198.18.1.2:80'], 'the mask, then beyond the sample (default 1000 a second) a mask that reports nothing')
   for (const name of ['off', 'unset', 'dns']) t.notOk(m.get(`chain l-${name}`)?.rules.some((r) => r.startsWith('ct event')), name)
   t.same(m.get('chain l-empty')?.rules, [], 'no target: nothing to forward, nothing to judge')
   // The memo tells a chain whose passive setting changed from one that did not.
@@ -78,4 +78,9 @@ t.test('passive health on: the listener chain sets the event mask before the mar
   const b = renderNft({ sources: [], listeners: [l('on', 'tcp', false)] }, memo)
   t.not(a.get('chain l-on'), b.get('chain l-on'))
   t.same(b.get('chain l-on')?.rules[0], 'ct mark set ct mark | 0x00040000')
+  // ... and one whose sample changed.
+  const c = renderNft({ sources: [], listeners: [{ ...l('on', 'tcp', true), sampleFlowsPerSecond: 20 }] }, memo)
+  t.same(c.get('chain l-on')?.rules[1], 'limit rate over 20/second burst 2 packets ct event set label')
+  const d = renderNft({ sources: [], listeners: [{ ...l('on', 'tcp', true), sampleFlowsPerSecond: 30 }] }, memo)
+  t.same(d.get('chain l-on')?.rules[1], 'limit rate over 30/second burst 3 packets ct event set label', 'a change of the sample alone rewrites the chain')
 })

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { TABLES } from '../../src/dataplane/chains.js'
-import { FANOUT, INLINE_MAX_TARGETS, MAX_EVENT_RANGES, RenderMemo, probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
+import { FANOUT, INLINE_MAX_TARGETS, MAX_EVENT_RANGES, RenderMemo, hashlimitRate, probabilities, renderRuleSet, type RenderInput, type RenderTarget } from '../../src/dataplane/render.js'
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'golden')
 
@@ -64,15 +64,28 @@ t.test('the event-mask chain: ranges merged, one span past the bound, empty with
     sources: [],
     listeners: ports.map((port) => ({ name: `l${port}`, protocol: 'tcp' as const, port, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')], passive })),
   }).raw.get('FWD-RAW')!
-  const dports = (rules: string[]): string[] => rules.map((r) => / --dport (\S+) /.exec(r)![1]!)
+  // Each range is a pair: the sample's mask, then the mask that reports nothing for the rest.
+  const dports = (rules: string[]): string[] => rules.filter((_, i) => i % 2 === 0).map((r) => / --dport (\S+) /.exec(r)![1]!)
   t.same(dports(raw([9000, 8000, 8001, 8003, 8002, 8005])), ['8000:8003', '8005', '9000'])
   t.same(raw([8000, 8001], false), [], 'passive health off: no rule, the chain stays')
   t.same(raw([]), [])
   // MAX_EVENT_RANGES ranges (every other port) stay apart; one more and a single span covers them.
   const odd = (n: number): number[] => Array.from({ length: n }, (_, i) => 10000 + 2 * i)
-  t.equal(raw(odd(MAX_EVENT_RANGES)).length, MAX_EVENT_RANGES)
+  t.equal(raw(odd(MAX_EVENT_RANGES)).length, 2 * MAX_EVENT_RANGES)
   t.same(dports(raw(odd(MAX_EVENT_RANGES + 1))), [`10000:${10000 + 2 * MAX_EVENT_RANGES}`])
-  t.match(raw([8000])[0], /-j CT --ctevents new,destroy,reply$/, 'the events in the order iptables-save prints them')
+  const [sampled, rest] = raw([8000])
+  t.match(sampled, /-m hashlimit --hashlimit-upto 1000\/sec --hashlimit-burst 100 --hashlimit-mode dstport --hashlimit-name fwdd-p1000 .*-j CT --ctevents new,destroy,reply$/, 'the sample (default 1000 a second per port), the events in the order iptables-save prints them')
+  t.match(rest, /-j CT --ctevents secmark$/, 'the rest: an event fwdd never causes')
+})
+
+t.test('the event-mask chain: ports of different samples stay apart; a rate is rendered as iptables prints it back', async (t) => {
+  const raw = (ls: Array<[number, number]>): string[] => renderRuleSet({
+    sources: [],
+    listeners: ls.map(([port, rate]) => ({ name: `l${port}`, protocol: 'tcp' as const, port, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')], passive: true, sampleFlowsPerSecond: rate })),
+  }).raw.get('FWD-RAW')!
+  const rates = raw([[8000, 50], [8001, 50], [8002, 60000], [8003, 50]]).filter((_, i) => i % 2 === 0).map((r) => /--dport (\S+) .*--hashlimit-upto (\S+) .*--hashlimit-name (\S+)/.exec(r)!.slice(1).join(' '))
+  t.same(rates, ['8000:8001 50/sec fwdd-p50', '8002 62500/sec fwdd-p62500', '8003 50/sec fwdd-p50'])
+  t.same([1, 7, 999, 1000, 3000, 7777, 60000, 100000].map(hashlimitRate), [1, 7, 999, 1000, 3003, 7812, 62500, 100000], 'what iptables 1.8.9 printed for each')
 })
 
 t.test('same input, same output', async (t) => {

@@ -193,7 +193,7 @@ export function forwardingSuite(backend: BackendName): void {
       if (backend === 'nftables') {
         t.match(rules, /table ip fwdd/, 'the nft table')
         t.match(rules, /masquerade random,fully-random/)
-        t.match(rules, /ct event set new,destroy,reply\n\s*ct mark set/, 'web (passive health on) sets the conntrack event mask')
+        t.match(rules, /ct event set new,destroy,reply\n\s*limit rate over 1000\/second burst 100 packets ct event set label\n\s*ct mark set/, 'web (passive health on) sets the conntrack event mask, and beyond its sample one that reports nothing')
         t.notMatch(rules, /table ip other/, 'not the other tool\'s table')
         t.notMatch(await iptablesText(topo), /FWD-|comment fwdd/, 'nothing written to iptables')
       } else {

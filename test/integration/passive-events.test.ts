@@ -3,7 +3,9 @@
  * backends: a flow of a listener with passive health yields at most NEW, its reply UPDATE and
  * DESTROY (the event mask fwdd sets), while a flow of a listener with passive health off, through
  * the same node to the same target, still yields one UPDATE per TCP state change. The second count
- * is what shows the first is the mask's doing and not a quiet test.
+ * is what shows the first is the mask's doing and not a quiet test. A listener that samples 2 new
+ * flows a second (`passive.maxFlowsPerSecond`) shows the sample and nothing of the flows beyond it,
+ * all of them forwarded.
  * Address plan: 198.18.0.0/15 inside namespaces this test creates (see test/helpers/netns.ts).
  */
 import t from 'tap'
@@ -11,6 +13,8 @@ import { createTopology } from '../helpers/netns.js'
 import { httpGet, sleep, startDaemon, startServers, until } from '../helpers/daemon.js'
 
 const CONNECTIONS = 10
+/** passive.maxFlowsPerSecond of the listener `sampled` (port 8003). */
+const SAMPLE = 2
 
 function config(servers: Array<{ address: string }>, backend: string): string {
   const check = '{ intervalMs: 1000, timeoutMs: 500, fall: 2, rise: 1 }'
@@ -29,6 +33,12 @@ function config(servers: Array<{ address: string }>, backend: string): string {
     '    port: 8001',
     `    check: ${check}`,
     '    passive: { enabled: false }',
+    '    targets:',
+    target,
+    '  - name: sampled',
+    '    port: 8003',
+    `    check: ${check}`,
+    `    passive: { maxFlowsPerSecond: ${SAMPLE} }`,
     '    targets:',
     target,
     '',
@@ -76,7 +86,7 @@ for (const backend of ['iptables', 'nftables']) {
     counter.stderr?.on('data', () => { subscribed = true })
     await until('conntrack -E subscribed', async () => subscribed, 5000)
 
-    for (const port of [8000, 8001]) {
+    for (const port of [8000, 8001, 8003]) {
       for (let i = 0; i < CONNECTIONS; i++) {
         const r = await httpGet(topo, `http://${topo.node.address}:${port}/`)
         t.equal(r.body, 's0', `connection ${i} through ${port} answered`)
@@ -101,5 +111,11 @@ for (const backend of ['iptables', 'nftables']) {
       t.same(f, ['NEW unreplied', 'UPDATE', 'DESTROY'], 'NEW, the reply UPDATE, DESTROY')
     }
     for (const f of plain) t.ok(f.length > 3, `without the mask, more than 3 events: ${f.join(' | ')}`)
+    // 10 connections in well under a second through a listener that samples 2 new flows a second
+    // (burst 1): the sample shows with the same 3 events, the flows beyond it show nothing at all.
+    const sampled = [...(flows.get(8003) ?? new Map<string, string[]>()).values()]
+    t.comment(`${backend}: flows seen of ${CONNECTIONS} through the listener sampling ${SAMPLE} a second: ${sampled.length}`)
+    t.ok(sampled.length >= 1 && sampled.length <= 2 * SAMPLE, `the sample and no more: ${sampled.length} of ${CONNECTIONS} flows seen`)
+    for (const f of sampled) t.same(f, ['NEW unreplied', 'UPDATE', 'DESTROY'], 'a sampled flow: NEW, the reply UPDATE, DESTROY')
   })
 }

@@ -3,7 +3,7 @@ import t from 'tap'
 import type { PassiveSpec } from '../../src/config/types.js'
 import { ejectionTimeMs, initialPassiveState, maxEjected, recordActive, recordFlow, type PassiveTargetState } from '../../src/passive/ejection.js'
 
-const spec: PassiveSpec = { enabled: true, unansweredMs: 200, minUnansweredMs: 200, fall: 2, resetFall: 2, baseEjectionMs: 1000, maxEjectionMs: 5000, maxEjectionPercent: 50 }
+const spec: PassiveSpec = { enabled: true, unansweredMs: 200, minUnansweredMs: 200, fall: 2, resetFall: 2, baseEjectionMs: 1000, maxEjectionMs: 5000, maxEjectionPercent: 50, maxFlowsPerSecond: 1000 }
 
 function eject(s: PassiveTargetState, at: number): PassiveTargetState {
   s = recordFlow(s, false, 'unanswered', spec, at, true).state

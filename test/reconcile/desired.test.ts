@@ -140,6 +140,7 @@ t.test('render input: rotation vs known; status serving', async (t) => {
     rotation: [{ address: '198.18.2.2', port: 80, weight: 1 }],
     known: [{ address: '198.18.1.2', port: 80, weight: 1 }, { address: '198.18.2.2', port: 80, weight: 1 }],
     passive: true,
+    sampleFlowsPerSecond: 1000,
   })
   // Passive health off (the loader's udp default, or `enabled: false`): no event mask for its flows.
   const off = { ...c, listeners: c.listeners.map((l) => ({ ...l, passive: { ...l.passive!, enabled: false } })) }

@@ -32,7 +32,7 @@ const fail = (key: string, at: number, reason: 'unanswered' | 'reset' = 'unanswe
 
 t.test('the config carries passive settings: top-level defaults under the listener block; on for tcp, off for udp', async (t) => {
   const l = three.listeners[0]!
-  t.same(l.passive, { enabled: true, unansweredMs: 200, minUnansweredMs: 50, fall: 2, resetFall: 1, baseEjectionMs: 1000, maxEjectionMs: 60000, maxEjectionPercent: 34 })
+  t.same(l.passive, { enabled: true, unansweredMs: 200, minUnansweredMs: 50, fall: 2, resetFall: 1, baseEjectionMs: 1000, maxEjectionMs: 60000, maxEjectionPercent: 34, maxFlowsPerSecond: 1000 })
   const u = cfg(`listeners:
   - { name: u, protocol: udp, port: 53, targets: [{ host: 198.18.1.2, port: 53 }] }
   - { name: off, port: 81, passive: { enabled: false }, targets: [{ host: 198.18.1.2, port: 80 }] }
