@@ -34,11 +34,6 @@ const BREAKS: Record<'iptables' | 'nftables', Partial<Record<BreakKind, Break>>>
   },
 }
 
-/** The kinds of break a backend has (iptables has no table of its own to delete). */
-export function breakKinds(backend: 'iptables' | 'nftables'): BreakKind[] {
-  return Object.keys(BREAKS[backend]) as BreakKind[]
-}
-
 /**
  * When the daemon's repair was in the kernel: the wall time of its first `repaired rules changed
  * behind fwdd` log line at or after `sinceWallMs` (fwdd logs it as soon as the repairing write has

@@ -14,8 +14,9 @@
  * daemon and of its `conntrack -E` children over the window, and the events lost, are reported.
  * Steady state: an answered flow's DESTROY comes when the kernel reaps it from TIME_WAIT, 120 s or
  * more after it closed, far outside a window of seconds; so during the window a reaper in the node
- * namespace deletes fwdd's TIME_WAIT flows every 200 ms (`conntrack -D --state TIME_WAIT`, its CPU
- * not counted), and each flow's DESTROY falls in the window as it would in steady state.
+ * namespace deletes fwdd's TIME_WAIT and CLOSE flows every 200 ms (`conntrack -D --state ...`, its
+ * CPU not counted), and each flow's DESTROY falls in the window as it would in steady state. Each
+ * backend runs twice: the default sample (passive.maxFlowsPerSecond) and one above the rate.
  */
 import { readFileSync } from 'node:fs'
 import { PASSIVE_DEFAULTS } from '../../src/config/load.js'

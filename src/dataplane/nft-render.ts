@@ -20,7 +20,7 @@
  * nothing of it. The iptables backend does the same in the raw table (render.ts, FWD-RAW).
  */
 import { CT_EVENTS, NFT_CT_EVENTS_UNSAMPLED } from './chains.js'
-import { PASSIVE_SAMPLE_DEFAULT, sampleBurst, type RenderInput, type RenderTarget } from './render.js'
+import { passiveSample, sampleBurst, type RenderInput, type RenderTarget } from './render.js'
 
 export const NFT_TABLE = 'fwdd'
 /** The ct mark bit of forwarded flows: the same bit the iptables mode sets as connmark. */
@@ -116,8 +116,7 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
     }
     parts.push(part)
     let chain = memo.chains.get(l.name)
-    // The sample of new flows a second passive health judges; 0: passive health off.
-    const passive = l.protocol === 'tcp' && l.passive === true ? l.sampleFlowsPerSecond ?? PASSIVE_SAMPLE_DEFAULT : 0
+    const passive = passiveSample(l)
     if (!chain || chain.protocol !== l.protocol || chain.passive !== passive || !sameTargets(chain.rotation, l.rotation)) {
       // Only a flow's first packet walks a nat chain, and its conntrack is not confirmed yet: the
       // one place `ct event set` can shape the events of fwdd's flows, at no cost per packet.

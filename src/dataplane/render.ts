@@ -34,6 +34,11 @@ export interface RenderListener {
 /** The sample of a passive listener's new flows per second when the input names none (the config default). */
 export const PASSIVE_SAMPLE_DEFAULT = 1000
 
+/** How many new flows a second of `l` passive health judges; 0 when it judges none (off, or udp). Both renderers ask this. */
+export function passiveSample(l: RenderListener): number {
+  return l.protocol === 'tcp' && l.passive === true ? l.sampleFlowsPerSecond ?? PASSIVE_SAMPLE_DEFAULT : 0
+}
+
 /**
  * The burst of a sample: a tenth of a second's worth. A full second's worth (1000 flows at once,
  * three events each) overflowed conntrack -E's socket at the start of a 5000-a-second run (the
@@ -212,8 +217,8 @@ interface MaskedPort { port: number; rate: number }
 function eventMaskPorts(listeners: readonly RenderListener[]): MaskedPort[] {
   const byPort = new Map<number, number>()
   for (const l of listeners) {
-    if (l.protocol !== 'tcp' || l.passive !== true) continue
-    const rate = l.sampleFlowsPerSecond ?? PASSIVE_SAMPLE_DEFAULT
+    const rate = passiveSample(l)
+    if (rate === 0) continue
     byPort.set(l.port, Math.max(rate, byPort.get(l.port) ?? 0))
   }
   return [...byPort].map(([port, rate]) => ({ port, rate })).sort((a, b) => a.port - b.port)

@@ -126,15 +126,18 @@ export function renderInputOf(config: Config, targets: Map<string, ResolvedTarge
   const toRender = (t: ResolvedTarget): RenderTarget => ({ address: t.address, port: t.port, weight: t.weight })
   return {
     sources: closed ? ['0.0.0.0/32'] : sources,
-    listeners: config.listeners.map((l) => ({
-      name: l.name,
-      protocol: l.protocol,
-      port: l.port,
-      rotation: (rotation.get(l.name) ?? []).map(toRender),
-      known: (targets.get(l.name) ?? []).map(toRender),
-      passive: l.protocol === 'tcp' && l.passive?.enabled === true,
-      ...(l.protocol === 'tcp' && l.passive?.enabled === true ? { sampleFlowsPerSecond: l.passive.maxFlowsPerSecond } : {}),
-    })),
+    listeners: config.listeners.map((l) => {
+      const passive = l.protocol === 'tcp' && l.passive?.enabled === true
+      return {
+        name: l.name,
+        protocol: l.protocol,
+        port: l.port,
+        rotation: (rotation.get(l.name) ?? []).map(toRender),
+        known: (targets.get(l.name) ?? []).map(toRender),
+        passive,
+        ...(passive ? { sampleFlowsPerSecond: l.passive!.maxFlowsPerSecond } : {}),
+      }
+    }),
   }
 }
 
