@@ -117,11 +117,11 @@ t.test('many listeners: dispatch by port range in O(log n) rules, one FORWARD ru
     let walked = 0
     for (;;) {
       const rules = rs.nat.get(chain)!
-      const i = rules.findIndex((r) => { const m = / --dport (\d+)(?::(\d+))? /.exec(r)!; return port >= Number(m[1]) && port <= Number(m[2] ?? m[1]) })
+      const i = rules.findIndex((r) => matches(r, port) && !/ -j CONNMARK /.test(r))
       walked += i + 1
       const to = / -j (\S+)/.exec(rules[i]!)![1]!
-      if (to !== 'CONNMARK') { chain = to; continue }
-      return walked + 1 // the mark rule, then the first DNAT of the cascade
+      if (to === 'DNAT') return walked
+      chain = to
     }
   }
   const levels = Math.ceil(Math.log(10000) / Math.log(FANOUT))
@@ -129,6 +129,53 @@ t.test('many listeners: dispatch by port range in O(log n) rules, one FORWARD ru
   t.ok(walk(10000) <= levels + 2, `the first after ${walk(10000)}`)
   t.ok(rs.nat.get('FWD-SERVICES')!.length <= FANOUT, 'a packet to another port leaves after at most FANOUT rules at the top')
   t.ok(rs.nat.size + rs.filter.size < 10000 / 3, `${rs.nat.size + rs.filter.size} chains for 10,000 listeners (no chain per listener)`)
+})
+
+/** Whether rule `r` matches a new connection to `port` (`--dport P`, `--dport A:B` or `--dports P,Q`). */
+function matches(r: string, port: number): boolean {
+  const range = / --dport (\d+)(?::(\d+))? /.exec(r)
+  if (range) return port >= Number(range[1]) && port <= Number(range[2] ?? range[1])
+  const list = / --dports (\S+) /.exec(r)
+  return list !== null && list[1]!.split(',').map(Number).includes(port)
+}
+
+t.test('a leaf marks its listeners in one rule: those with inline DNAT rules, before them', async (t) => {
+  const many = Array.from({ length: INLINE_MAX_TARGETS + 1 }, (_, i) => tgt(`198.18.1.${i + 2}`))
+  const listeners = [
+    { name: 'a', protocol: 'tcp' as const, port: 8000, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')] },
+    { name: 'none', protocol: 'tcp' as const, port: 8001, rotation: [], known: [tgt('198.18.1.2')] },
+    { name: 'big', protocol: 'tcp' as const, port: 8002, rotation: many, known: many },
+    { name: 'b', protocol: 'tcp' as const, port: 8003, rotation: [tgt('198.18.2.2')], known: [tgt('198.18.2.2')] },
+    { name: 'u', protocol: 'udp' as const, port: 8000, rotation: [tgt('198.18.2.2', 53)], known: [tgt('198.18.2.2', 53)] },
+  ]
+  const services = renderRuleSet({ sources: [], listeners }).nat.get('FWD-SERVICES')!
+  const marks = services.filter((r) => / -j CONNMARK /.test(r))
+  t.same(marks, [
+    '-A FWD-SERVICES -p tcp -m multiport --dports 8000,8003 -m comment --comment "a,b: mark forwarded" -j CONNMARK --set-xmark 0x40000/0x40000',
+    '-A FWD-SERVICES -p udp -m udp --dport 8000 -m comment --comment "u: mark forwarded" -j CONNMARK --set-xmark 0x40000/0x40000',
+  ], 'no mark for a listener without targets (refused) or with a chain of its own (marks there)')
+  for (const m of marks) t.ok(services.indexOf(m) < services.findIndex((r) => / -j DNAT /.test(r) && r.includes(m.includes('-p udp') ? '-p udp' : '-p tcp')), 'the mark comes before its protocol\'s DNAT rules')
+  // A full leaf of a tree: one mark rule for its FANOUT listeners, at the top.
+  const rs = renderRuleSet({ sources: [], listeners: Array.from({ length: FANOUT * 3 }, (_, i) => ({ name: `l${i}`, protocol: 'tcp' as const, port: 9000 + i, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')] })) })
+  const leaf = rs.nat.get(`FWD-ST-9000-${9000 + FANOUT - 1}`)!
+  t.match(leaf[0], new RegExp(`--dports ${Array.from({ length: FANOUT }, (_, i) => 9000 + i).join(',')} .*-j CONNMARK`))
+  t.equal(leaf.filter((r) => / -j CONNMARK /.test(r)).length, 1)
+})
+
+t.test('FWD-INPUT refuses runs of contiguous listener ports in one rule each', async (t) => {
+  const refusals = (ports: Array<[number, 'tcp' | 'udp']>): string[] => renderRuleSet({
+    sources: [], listeners: ports.map(([port, protocol], i) => ({ name: `l${i}`, protocol, port, rotation: [tgt('198.18.1.2')], known: [tgt('198.18.1.2')] })),
+  }).filter.get('FWD-INPUT')!.slice(1).map((r) => /--dport (\S+) -m comment --comment (.*) -j REJECT --reject-with (\S+)$/.exec(r)!.slice(1).join(' '))
+  t.same(refusals([[8002, 'tcp'], [8000, 'tcp'], [8001, 'tcp'], [9000, 'tcp'], [8001, 'udp']]), [
+    '8000:8002 "fwdd: 3 listeners, ports 8000-8002: not forwarded, refuse" tcp-reset',
+    '9000 "l3: not forwarded, refuse" tcp-reset',
+    '8001 "l4: not forwarded, refuse" icmp-port-unreachable',
+  ])
+  // 10,000 listeners on every other port: runs of one, found through the tree.
+  const rs = renderRuleSet({ sources: [], listeners: Array.from({ length: 10000 }, (_, i) => ({ name: `l${i}`, protocol: 'tcp' as const, port: 10000 + 2 * i, rotation: [], known: [] })) })
+  t.ok(rs.filter.get('FWD-INPUT')!.length <= FANOUT + 1, 'a tree above the runs')
+  t.ok([...rs.filter.values()].flat().some((r) => /--dport 29998 .*l9999: not forwarded/.test(r)), 'the last run is there')
+  t.notOk([...rs.filter.values()].flat().some((r) => /--dport 29999 /.test(r)), 'a port between two listeners is not refused')
 })
 
 t.test('a listener with more than INLINE_MAX_TARGETS targets gets a chain of its own', async (t) => {
