@@ -29,8 +29,10 @@ export interface ApplyResult {
   chainsWritten: number
   chainsDeleted: number
   jumpsFixed: number
-  /** Rule lines sent to iptables-restore. */
+  /** Rule lines sent to iptables-restore (or nft). */
   rulesWritten: number
+  /** Set and map elements added or deleted (nftables; a flip there is a few elements). */
+  elementsWritten?: number
   /** Chains (or jumps) found changed in the kernel behind fwdd's back (only when verifying). */
   drift: string[]
 }

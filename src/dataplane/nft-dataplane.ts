@@ -63,22 +63,27 @@ export class NftDataplane implements Dataplane {
     // the batch's last chain is fetched). Reported as one drift, `nft/base chains`.
     const blind = !verify && opts.entries === true
     const have: NftModel = verify ? ((await this.readKernel()) ?? new Map<string, NftBlock>()) : (this.last ?? new Map<string, NftBlock>())
-    const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, drift: [] }
+    const result: ApplyResult = { chainsWritten: 0, chainsDeleted: 0, jumpsFixed: 0, rulesWritten: 0, elementsWritten: 0, drift: [] }
     const declare: string[] = []
     const elemDel: string[] = []
     const elemAdd: string[] = []
     const fill: string[] = []
     const remove: string[] = []
-    // renderNft yields blocks in declaration order: counters and chains before the maps naming them.
+    // Every block is declared before any is filled: maps name chains, rules name sets and maps.
     if (blind) result.drift.push('nft/base chains')
     for (const [key, b] of want) {
       const forced = blind && b.kind === 'chain' && BASE.has(b.name)
       const cur = forced ? undefined : have.get(key)
-      if (cur && sameBlock(cur, b)) continue
+      if (cur === b) continue
+      const sameDecl = cur !== undefined && cur.decl.join('\n') === b.decl.join('\n')
+      // A set or map declared the same: its elements are diffed (from the render's own account of
+      // what changed when the kernel holds the block it patched: a flip costs its few elements).
+      const diff = sameDecl && b.kind !== 'chain' ? elementDiff(cur, b) : null
+      if (diff ? diff.gone.length + diff.fresh.length === 0 : cur !== undefined && sameBlock(cur, b)) continue
       const prev = this.last?.get(key)
       if (verify && this.last && prev && (!cur || !sameBlock(prev, cur))) result.drift.push(`nft/${key}`)
       if (forced) fill.push(`flush chain ${T} ${b.name}`)
-      if (!cur || cur.decl.join('\n') !== b.decl.join('\n')) {
+      if (!cur || !sameDecl) {
         if (cur && b.kind !== 'chain') {
           // A set or map declared differently (someone changed its type) cannot be altered in place.
           remove.push(`delete ${b.kind} ${T} ${b.name}`)
@@ -93,13 +98,11 @@ export class NftDataplane implements Dataplane {
         if (cur) fill.push(`flush chain ${T} ${b.name}`)
         for (const r of b.rules) fill.push(`add rule ${T} ${b.name} ${r}`)
         result.rulesWritten += b.rules.length
-      } else if (b.kind === 'set' || b.kind === 'map') {
-        const had = new Set(cur?.elements ?? [])
-        const wanted = new Set(b.elements)
-        const gone = [...had].filter((e) => !wanted.has(e))
-        const fresh = b.elements.filter((e) => !had.has(e))
+      } else {
+        const { gone, fresh } = diff ?? { gone: [], fresh: b.elements }
         if (gone.length > 0) elemDel.push(`delete element ${T} ${b.name} { ${gone.map(elementKey).join(', ')} }`)
         if (fresh.length > 0) elemAdd.push(`add element ${T} ${b.name} { ${fresh.join(', ')} }`)
+        result.elementsWritten = (result.elementsWritten ?? 0) + gone.length + fresh.length
       }
       result.chainsWritten++
     }
@@ -167,6 +170,18 @@ function declaration(b: NftBlock): string {
   if (b.kind === 'counter') return `add counter ${T} ${b.name}`
   if (b.kind === 'chain') return b.decl.length > 0 ? `add chain ${T} ${b.name} { ${b.decl.join(' ')} }` : `add chain ${T} ${b.name}`
   return `add ${b.kind} ${T} ${b.name} { ${b.decl.map((d) => `${d};`).join(' ')} }`
+}
+
+/** The elements `cur` has and `want` does not (gone), and the other way round (fresh). */
+function elementDiff(cur: NftBlock, want: NftBlock): { gone: string[]; fresh: string[] } {
+  const gone: string[] = []
+  const fresh: string[] = []
+  if (want.delta && want.delta.from === cur) return { gone: [...want.delta.gone], fresh: [...want.delta.fresh] }
+  const had = new Set(cur.elements)
+  const wanted = new Set(want.elements)
+  for (const e of had) if (!wanted.has(e)) gone.push(e)
+  for (const e of want.elements) if (!had.has(e)) fresh.push(e)
+  return { gone, fresh }
 }
 
 /** The key part of a map element (`tcp . 8000 : goto l-web` -> `tcp . 8000`), for delete element. */

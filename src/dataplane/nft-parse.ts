@@ -46,6 +46,8 @@ export function parseNftTable(text: string): NftModel {
       continue
     }
     if (line === '}') {
+      // A dynamic set's elements are added by traffic (passive health's per-port limits), not by fwdd.
+      if (cur?.decl.some((d) => /^flags .*\bdynamic\b/.test(d))) cur.elements = []
       cur = null
       continue
     }

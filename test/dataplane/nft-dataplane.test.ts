@@ -1,5 +1,5 @@
 // The nftables backend against the real kernel, in an empty namespace: what it renders is what
-// `nft list table` prints back (no false drift), a flip writes one chain, drift is found and
+// `nft list table` prints back (no false drift), a flip writes a few elements, drift is found and
 // repaired, counters read, cleanup removes the table and only it.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
@@ -31,7 +31,7 @@ t.test('nft dataplane on the real kernel', async (t) => {
   t.equal(again.chainsWritten, 0, 'verify of an unchanged table writes nothing')
 
   const flip = await dp.apply(input([tgt('198.18.1.2'), tgt('198.18.3.2')]), { verify: true })
-  t.equal(flip.chainsWritten, 1, 'a target flip rewrites one listener chain')
+  t.ok((flip.elementsWritten ?? 0) <= 8 && flip.rulesWritten <= 1, `a target flip writes the listener's few elements, and the one rule of a spread new to the table (${flip.elementsWritten} elements, ${flip.rulesWritten} rule)`)
   t.same(flip.drift, [])
 
   await runner.run('nft', ['flush', 'chain', 'ip', 'fwdd', 'prerouting'])
@@ -52,7 +52,7 @@ t.test('nft dataplane on the real kernel', async (t) => {
   t.same((await adopter.apply(input([tgt('198.18.1.2'), tgt('198.18.3.2')]), { verify: false })).chainsWritten, 0, 'and writes nothing when it matches')
 
   const fewer = await dp.apply({ sources: [], listeners: [input(all).listeners[1]!] }, { verify: true })
-  t.equal(fewer.chainsDeleted, 3, `two listeners removed, and the sources: their chains and the set deleted (${fewer.chainsDeleted})`)
+  t.equal(fewer.chainsDeleted, 5, `two listeners removed, and the sources: their spread map and chain, the two passive sets and the sources set deleted (${fewer.chainsDeleted})`)
   t.same((await dp.apply({ sources: [], listeners: [input(all).listeners[1]!] }, { verify: true })).drift, [])
 
   await runner.run('nft', ['add', 'table', 'ip', 'other'])
@@ -99,9 +99,9 @@ t.test('watch reports a change by another tool within a second', async (t) => {
   t.same((await dp.apply(input([tgt('198.18.3.2')]), { verify: true })).drift, [], 'a full verify finds nothing left to repair')
   await new Promise((r) => setTimeout(r, 300))
   t.equal(seen.length, 1, 'the repair is fwdd\'s own write: not reported')
-  other(ns, ['flush', 'chain', 'ip', 'fwdd', 'l-web'])
+  other(ns, ['flush', 'chain', 'ip', 'fwdd', 'spread_1'])
   while (seen.length === 1 && performance.now() - at < 3000) await new Promise((r) => setTimeout(r, 10))
-  t.same(seen[1], { attributed: true, entriesOnly: false }, 'a listener chain flushed is beyond the entry points')
+  t.same(seen[1], { attributed: true, entriesOnly: false }, 'a spread chain flushed is beyond the entry points')
   other(ns, ['delete', 'table', 'ip', 'fwdd'])
   const rebuilt = await dp.apply(input([tgt('198.18.3.2')]), { verify: false, entries: true })
   t.ok(rebuilt.chainsWritten > 5, 'an entries verify that finds the table gone writes it whole')

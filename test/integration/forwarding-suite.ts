@@ -193,7 +193,8 @@ export function forwardingSuite(backend: BackendName): void {
       if (backend === 'nftables') {
         t.match(rules, /table ip fwdd/, 'the nft table')
         t.match(rules, /masquerade random,fully-random/)
-        t.match(rules, /ct event set new,destroy,reply\n\s*limit rate over 1000\/second burst 100 packets ct event set label\n\s*ct mark set/, 'web (passive health on) sets the conntrack event mask, and beyond its sample one that reports nothing')
+        t.match(rules, /tcp dport @passive_1000 ct event set new,destroy,reply\n\s*tcp dport @passive_1000 update @sample_1000 \{ tcp dport limit rate over 1000\/second burst 100 packets \} ct event set label\n/, 'passive listeners get the conntrack event mask, and beyond their sample one that reports nothing')
+        t.match(rules, /set passive_1000 \{[^}]*elements = \{[^}]*\b8000\b/, 'web (passive health on) is in the passive set')
         t.notMatch(rules, /table ip other/, 'not the other tool\'s table')
         t.notMatch(await iptablesText(topo), /FWD-|comment fwdd/, 'nothing written to iptables')
       } else {
