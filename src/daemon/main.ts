@@ -142,13 +142,14 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
 
   let events: { lastError: string | null; stop(): void } | undefined
   const statusContext = () => ({ version: VERSION, backend: backend.name, configSource: source.describe(), azure: azureStatus(azure, source), ...(events ? { scheduledEventsError: events.lastError } : {}) })
-  // The LB probes and the health extension ask often; building the status is O(listeners), so it is
-  // rebuilt only when the state changed, or after a second (staleness is a matter of time).
+  // The LB probes and the health extension ask often; building their status is O(listeners) (no
+  // target statuses: the probes do not read them), so it is rebuilt only when the state changed,
+  // or after a second (staleness is a matter of time).
   let cached: { at: number; version: number; value: Status } | null = null
   const status = (): Status => {
     const v = reconciler.version
     if (cached && cached.version === v && clock.now() - cached.at < 1000) return cached.value
-    const value = reconciler.status(statusContext())
+    const value = reconciler.status(statusContext(), {}, false)
     cached = { at: clock.now(), version: v, value }
     return value
   }

@@ -90,12 +90,17 @@ function passiveStatus(t: ResolvedTarget, state: ReconcilerState, ctx: StatusCon
   }
 }
 
-/** Builds the whole status object. Same state, time and readings: same status. */
-export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic: TrafficReadings = {}): Status {
+/**
+ * Builds the whole status object. Same state, time and readings: same status. `withTargets: false`
+ * leaves every listener's `targets` empty: what the LB probes read (serving, reason, the node's
+ * verdicts) costs O(listeners) cheap checks, not a status object per target (20,000 of them at
+ * 10,000 listeners, ~100 ms to build, rebuilt whenever the state changed).
+ */
+export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic: TrafficReadings = {}, withTargets = true): Status {
   const inSync = isInSync(state.sync, ctx.now)
   const listeners: ListenerStatus[] = state.config.listeners.map((l) => {
     const targets = state.index.byListener.get(l.name) ?? []
-    const inRot = new Set((state.applied.get(l.name) ?? []).map((t) => t.key))
+    const inRot = withTargets ? new Set((state.applied.get(l.name) ?? []).map((t) => t.key)) : null
     const reason = listenerReason(l, targets, state, inSync)
     return {
       name: l.name,
@@ -105,7 +110,7 @@ export function buildStatus(state: ReconcilerState, ctx: StatusContext, traffic:
       reason,
       whenAllDown: l.whenAllDown,
       ...(state.index.problems.has(l.name) ? { problems: [...state.index.problems.get(l.name)!] } : {}),
-      targets: targets.map((t) => targetStatus(t, state, inRot.has(t.key), ctx, traffic)),
+      targets: inRot ? targets.map((t) => targetStatus(t, state, inRot.has(t.key), ctx, traffic)) : [],
     }
   })
   const node: NodeStatus = {

@@ -266,9 +266,9 @@ export class Reconciler {
   }
 
   /** The status object from the current state; see node-status.ts. */
-  status(ctx: Omit<StatusContext, 'now' | 'wall' | 'startedAt'>, traffic?: TrafficReadings): Status {
+  status(ctx: Omit<StatusContext, 'now' | 'wall' | 'startedAt'>, traffic?: TrafficReadings, withTargets = true): Status {
     const clock = this.o.clock
-    return buildStatus(this.state, { ...ctx, now: clock.now(), wall: (at) => wallTimeOf(clock, at), startedAt: this.startedAt }, traffic)
+    return buildStatus(this.state, { ...ctx, now: clock.now(), wall: (at) => wallTimeOf(clock, at), startedAt: this.startedAt }, traffic, withTargets)
   }
 
   /** Resolves when no flow cut is queued or running (tests, orderly stop). */

@@ -23,7 +23,10 @@ export interface NodeHealth {
 
 /** What the server reads on each request; all of it is called per request, so keep it cheap. */
 export interface HealthServerDeps {
-  /** `listener.serving` already means in sync, not draining and a target in rotation. */
+  /**
+   * `listener.serving` already means in sync, not draining and a target in rotation. The probes read
+   * the node and each listener's verdict only: a listener's `targets` may be left empty.
+   */
   status(): Status
   nodeHealth(): NodeHealth
   /** Prometheus exposition text (version 0.0.4). */

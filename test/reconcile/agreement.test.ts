@@ -52,12 +52,17 @@ const rows: Row[] = [
 
 for (const row of rows) {
   t.test(row.name, async (t) => {
-    const status = buildStatus(row.state, { now: NOW, wall: (at) => 1_700_000_000_000 + at, startedAt: 0, version: 'test' })
+    const ctx = { now: NOW, wall: (at: number) => 1_700_000_000_000 + at, startedAt: 0, version: 'test' }
+    const status = buildStatus(row.state, ctx)
+    // What the health server reads (the daemon builds it without target statuses): the same verdicts.
+    const probe = buildStatus(row.state, ctx, {}, false)
+    t.same(probe.listeners[0]!.targets, [], 'the probes\' status has no target statuses')
+    t.same({ ...probe, listeners: probe.listeners.map((x) => ({ ...x, targets: status.listeners[0]!.targets })) }, status, 'and is otherwise the same status')
     const l = status.listeners[0]!
     t.equal(l.serving, row.serving, 'status: serving')
     t.equal(l.reason, row.reason, 'status: reason')
     t.equal(status.node.ready, row.serving, 'status: node ready iff its only listener serves')
-    const app = buildServer({ status: () => status, nodeHealth: () => status.node.health!, metricsText: async () => '', logger: false })
+    const app = buildServer({ status: () => probe, nodeHealth: () => status.node.health!, metricsText: async () => '', logger: false })
     const one = await app.inject({ method: 'GET', url: '/lb/web' })
     t.equal(one.statusCode, row.serving ? 200 : 503, '/lb/web code')
     t.equal(one.body, row.serving ? 'ok\n' : `unavailable: ${row.reason}\n`, '/lb/web body names the same reason')
