@@ -96,7 +96,38 @@ export function kernelProbability(p: number): string {
  * string building and compares. Output is identical with or without a memo.
  */
 export class RenderMemo {
-  readonly chains = new Map<string, { key: string; rules: string[] }>()
+  readonly chains = new Map<string, { sig: Sig; rules: string[] }>()
+}
+
+/**
+ * What a memoized chain is made of, compared field by field (no key string is built per listener
+ * per sync: at 10,000 listeners those strings were a third of a flip's JS): per entry its kind
+ * (0 a listener or a run of ports, 1 a jump to a sub-chain, 2 an event-mask port), its ports, the
+ * listener's name and, for a listener, its rotation.
+ */
+type SigEntry = readonly [kind: number, lo: number, hi: number, name: string | null, rotation: readonly RenderTarget[] | null]
+type Sig = readonly SigEntry[]
+
+function sameSig(a: Sig, b: Sig): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!
+    const y = b[i]!
+    if (x[0] !== y[0] || x[1] !== y[1] || x[2] !== y[2] || x[3] !== y[3]) return false
+    if (x[4] !== y[4] && (x[4] === null || y[4] === null || !sameRotation(x[4], y[4]))) return false
+  }
+  return true
+}
+
+function sameRotation(a: readonly RenderTarget[], b: readonly RenderTarget[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i]!.address !== b[i]!.address || a[i]!.port !== b[i]!.port || a[i]!.weight !== b[i]!.weight) return false
+  return true
+}
+
+/** A signature the memo may keep: rotations copied, so a caller reusing its objects cannot change it. */
+function keep(sig: Sig): Sig {
+  return sig.map((e) => (e[4] === null ? e : [e[0], e[1], e[2], e[3], e[4].map((t) => ({ ...t }))] as const))
 }
 
 /** Listeners per dispatch chain: the tree has log8(n) levels and a leaf holds at most 8 listeners. */
@@ -108,13 +139,88 @@ export const FANOUT = 8
  */
 export const INLINE_MAX_TARGETS = 4
 
-/** One dispatch tree (nat's listeners, filter's refusals) of one protocol, over items sorted by port. */
-interface Tree {
+/**
+ * One dispatch tree (nat's listeners, filter's refusals) of one protocol, over items sorted by
+ * port, and how to read an item. Read through functions, not per-item objects: a flip renders the
+ * whole input, and 10,000 listeners' worth of small objects was most of its garbage.
+ */
+interface Tree<T> {
   table: Map<string, string[]>
   top: string
   into: string[]
   prefix: string
-  items: Array<{ lo: number; hi: number; key: string; rules: (chain: string) => string[]; marks?: RenderListener | undefined }>
+  items: readonly T[]
+  lo(t: T): number
+  hi(t: T): number
+  /** The item's memo entry (kind 0), built only when a chain is written. */
+  sig(t: T): SigEntry
+  /** Whether a remembered entry is this item's (compared without building the item's). */
+  matches(t: T, e: SigEntry): boolean
+  rules(chain: string, t: T): string[]
+  /** The listener the leaf's mark rule covers, if the item is one with inline DNAT rules. */
+  marks(t: T): RenderListener | null
+}
+
+/**
+ * Writes the entries of `from` for items [lo, hi) of a tree: their own rules when at most FANOUT
+ * are left (after one mark rule for the leaf's listeners), else a `--dport LO:HI` jump per group of
+ * FANOUT^k items. Each sub-chain is memoized by what its direct entries are (an item or a range),
+ * compared entry by entry, and every sub-chain is visited, so a change deep in the tree is found
+ * while the chains above it keep their arrays.
+ */
+function renderTree<T>(tree: Tree<T>, p: 'tcp' | 'udp', memo: RenderMemo, used: Set<string>): void {
+  const { items } = tree
+  const walk = (from: string, lo: number, hi: number): void => {
+    const size = hi - lo <= FANOUT ? 1 : FANOUT ** Math.ceil(Math.log(hi - lo) / Math.log(FANOUT) - 1e-9) / FANOUT
+    const make = (): string[] => {
+      const rules: string[] = []
+      const own: RenderListener[] = []
+      for (let i = lo; i < hi; i += size) {
+        const l = Math.min(i + size, hi) - i === 1 ? tree.marks(items[i]!) : null
+        if (l) own.push(l)
+      }
+      if (own.length > 0) rules.push(markRule(from, p, own))
+      for (let i = lo; i < hi; i += size) {
+        const end = Math.min(i + size, hi)
+        if (end - i === 1) {
+          rules.push(...tree.rules(from, items[i]!))
+          continue
+        }
+        const a = tree.lo(items[i]!)
+        const b = tree.hi(items[end - 1]!)
+        rules.push(`-A ${from} -p ${p} -m ${p} --dport ${a}:${b} ${comment(`fwdd: ports ${a}-${b}`)} -j ${tree.prefix}-${a}-${b}`)
+      }
+      return rules
+    }
+    if (from === tree.top) tree.into.push(...make())
+    else {
+      used.add(from)
+      const hit = memo.chains.get(from)
+      let same = hit !== undefined
+      let k = 0
+      for (let i = lo; same && i < hi; i += size, k++) {
+        const end = Math.min(i + size, hi)
+        const e = hit!.sig[k]
+        same = e !== undefined && (end - i === 1 ? tree.matches(items[i]!, e) : e[0] === 1 && e[1] === tree.lo(items[i]!) && e[2] === tree.hi(items[end - 1]!))
+      }
+      if (same && k === hit!.sig.length) tree.table.set(from, hit!.rules)
+      else {
+        const sig: SigEntry[] = []
+        for (let i = lo; i < hi; i += size) {
+          const end = Math.min(i + size, hi)
+          sig.push(end - i === 1 ? tree.sig(items[i]!) : [1, tree.lo(items[i]!), tree.hi(items[end - 1]!), null, null])
+        }
+        const rules = make()
+        memo.chains.set(from, { sig: keep(sig), rules })
+        tree.table.set(from, rules)
+      }
+    }
+    for (let i = lo; i < hi; i += size) {
+      const end = Math.min(i + size, hi)
+      if (end - i > 1) walk(`${tree.prefix}-${tree.lo(items[i]!)}-${tree.hi(items[end - 1]!)}`, i, end)
+    }
+  }
+  walk(tree.top, 0, items.length)
 }
 
 /**
@@ -132,15 +238,15 @@ export function renderRuleSet(input: RenderInput, memo: RenderMemo = new RenderM
   const nat = new Map<string, string[]>()
   const filter = new Map<string, string[]>()
   const used = new Set<string>()
-  const memoized = (table: Map<string, string[]>, chain: string, key: string, make: () => string[]): void => {
+  const memoized = (table: Map<string, string[]>, chain: string, sig: Sig, make: () => string[]): void => {
     used.add(chain)
     const hit = memo.chains.get(chain)
-    if (hit && hit.key === key) {
+    if (hit && sameSig(hit.sig, sig)) {
       table.set(chain, hit.rules)
       return
     }
     const rules = make()
-    memo.chains.set(chain, { key, rules })
+    memo.chains.set(chain, { sig: keep(sig), rules })
     table.set(chain, rules)
   }
 
@@ -157,62 +263,36 @@ export function renderRuleSet(input: RenderInput, memo: RenderMemo = new RenderM
     const ls = input.listeners.filter((l) => l.protocol === p).sort((a, b) => a.port - b.port)
     if (ls.length === 0) continue
     const reject = `-j REJECT --reject-with ${p === 'tcp' ? 'tcp-reset' : 'icmp-port-unreachable'}`
-    const trees: Tree[] = [
-      {
-        table: nat, top: NAT_SERVICES, into: services, prefix: `FWD-S${p === 'tcp' ? 'T' : 'U'}`,
-        items: ls.map((l) => ({ lo: l.port, hi: l.port, key: `${l.port}:${l.name}:${rotationKey(l)}`, rules: (chain) => listenerRules(chain, l), marks: marked(l) ? l : undefined })),
-      },
-      {
-        table: filter, top: FILTER_INPUT, into: input_, prefix: `FWD-I${p === 'tcp' ? 'T' : 'U'}`,
-        items: refuseRanges(ls).map((r) => ({
-          lo: r.lo, hi: r.hi, key: r.names.length === 1 ? `${r.lo}:${r.names[0]}` : `${r.lo}-${r.hi}`,
-          rules: (chain) => [`-A ${chain} -p ${p} -m ${p} --dport ${r.lo === r.hi ? r.lo : `${r.lo}:${r.hi}`} ${comment(r.names.length === 1 ? `${r.names[0]}: not forwarded, refuse` : `fwdd: ${r.names.length} listeners, ports ${r.lo}-${r.hi}: not forwarded, refuse`)} ${reject}`],
-        })),
-      },
-    ]
-    for (const tree of trees) {
-      const { items } = tree
-      /**
-       * Writes the entries of `from` for items [lo, hi): their own rules when at most FANOUT are
-       * left, else a `--dport LO:HI` jump per group of FANOUT^k items. Each sub-chain is memoized by
-       * what its direct entries are (an item or a range), and every sub-chain is visited, so a
-       * change deep in the tree is found while the chains above it keep their arrays.
-       */
-      const walk = (from: string, lo: number, hi: number): void => {
-        const size = hi - lo <= FANOUT ? 1 : FANOUT ** Math.ceil(Math.log(hi - lo) / Math.log(FANOUT) - 1e-9) / FANOUT
-        const groups: Array<[number, number]> = []
-        for (let i = lo; i < hi; i += size) groups.push([i, Math.min(i + size, hi)])
-        const entries = groups.map(([i, end]) => (end - i === 1 ? items[i]!.key : `${items[i]!.lo}-${items[end - 1]!.hi}`))
-        const make = (): string[] => {
-          const rules: string[] = []
-          const own = groups.flatMap(([i, end]) => (end - i === 1 && items[i]!.marks ? [items[i]!.marks!] : []))
-          if (own.length > 0) rules.push(markRule(from, p, own))
-          for (const [i, end] of groups) {
-            if (end - i === 1) {
-              rules.push(...items[i]!.rules(from))
-              continue
-            }
-            const a = items[i]!.lo
-            const b = items[end - 1]!.hi
-            rules.push(`-A ${from} -p ${p} -m ${p} --dport ${a}:${b} ${comment(`fwdd: ports ${a}-${b}`)} -j ${tree.prefix}-${a}-${b}`)
-          }
-          return rules
-        }
-        if (from === tree.top) tree.into.push(...make())
-        else memoized(tree.table, from, entries.join(','), make)
-        for (const [i, end] of groups) if (end - i > 1) walk(`${tree.prefix}-${items[i]!.lo}-${items[end - 1]!.hi}`, i, end)
-      }
-      walk(tree.top, 0, items.length)
+    const nt: Tree<RenderListener> = {
+      table: nat, top: NAT_SERVICES, into: services, prefix: `FWD-S${p === 'tcp' ? 'T' : 'U'}`, items: ls,
+      lo: (l) => l.port,
+      hi: (l) => l.port,
+      sig: (l) => [0, l.port, l.port, l.name, l.rotation],
+      matches: (l, e) => e[0] === 0 && e[1] === l.port && e[3] === l.name && e[4] !== null && sameRotation(e[4], l.rotation),
+      rules: listenerRules,
+      marks: (l) => (marked(l) ? l : null),
     }
+    type Run = { lo: number; hi: number; names: string[] }
+    const it: Tree<Run> = {
+      table: filter, top: FILTER_INPUT, into: input_, prefix: `FWD-I${p === 'tcp' ? 'T' : 'U'}`, items: refuseRanges(ls),
+      lo: (r) => r.lo,
+      hi: (r) => r.hi,
+      sig: (r) => [0, r.lo, r.hi, r.names.length === 1 ? r.names[0]! : null, null],
+      matches: (r, e) => e[0] === 0 && e[1] === r.lo && e[2] === r.hi && e[3] === (r.names.length === 1 ? r.names[0]! : null),
+      rules: (chain, r) => [`-A ${chain} -p ${p} -m ${p} --dport ${r.lo === r.hi ? r.lo : `${r.lo}:${r.hi}`} ${comment(r.names.length === 1 ? `${r.names[0]}: not forwarded, refuse` : `fwdd: ${r.names.length} listeners, ports ${r.lo}-${r.hi}: not forwarded, refuse`)} ${reject}`],
+      marks: () => null,
+    }
+    renderTree(nt, p, memo, used)
+    renderTree(it, p, memo, used)
     for (const l of ls) {
       if (l.rotation.length <= INLINE_MAX_TARGETS) continue
-      memoized(nat, listenerChain(l.name), rotationKey(l), () => [markRule(listenerChain(l.name), null, [l]), ...cascade(listenerChain(l.name), '', l)])
+      memoized(nat, listenerChain(l.name), [[0, l.port, l.port, `${l.protocol}/${l.name}`, l.rotation]], () => [markRule(listenerChain(l.name), null, [l]), ...cascade(listenerChain(l.name), '', l)])
     }
   }
   nat.set(NAT_SERVICES, services)
   const raw = new Map<string, string[]>()
   const masked = eventMaskPorts(input.listeners)
-  memoized(raw, RAW_PREROUTING, masked.map((m) => `${m.port}*${m.rate}`).join(','), () => eventMaskRules(masked))
+  memoized(raw, RAW_PREROUTING, masked.map((m) => [2, m.port, m.rate, null, null] as const), () => eventMaskRules(masked))
   nat.set(NAT_POSTROUTING, [`-A ${NAT_POSTROUTING} -m connmark --mark ${FORWARD_MARK} ${comment('fwdd: masquerade forwarded flows')} -j MASQUERADE --random-fully`])
   filter.set(FILTER_INPUT, input_)
   // One rule for every forwarded packet, fwdd's or not: per-target bytes come from conntrack
@@ -285,10 +365,6 @@ function eventMaskRules(ports: readonly MaskedPort[]): string[] {
  */
 export function hashlimitRate(rate: number): number {
   return Math.floor(1e6 / Math.floor(1e6 / rate))
-}
-
-function rotationKey(l: RenderListener): string {
-  return l.rotation.map((t) => `${t.address}:${t.port}*${t.weight}`).join(',')
 }
 
 /** A listener's rules in the leaf `chain`: inline when its rotation is short, else a jump to its own chain. */
