@@ -16,11 +16,15 @@ export interface CurvePoint {
   gbps: { first: number; last: number; routed: number; routedBare: number }
   /** New connections per second (sequential, one request per connection) through the first and the last listener. */
   connectionsPerSecond: { first: number | null; last: number | null }
-  /** The dataplane's first write, ms; a single flip's write, ms (median of samplesMs, when there are several), and how many chains it wrote. */
+  /**
+   * The dataplane's first write, ms; a single flip's write, ms (median of samplesMs, when there are
+   * several), and how many chains (nftables: blocks) and, on nftables, map elements it wrote.
+   */
   fullApplyMs: number
-  flip: { ms: number; chainsWritten: number; samplesMs?: number[] }
-  /** The daemon: spawn to `/lb` 200, ms (null: not in sync in time). */
+  flip: { ms: number; chainsWritten: number; elementsWritten?: number; samplesMs?: number[] }
+  /** The daemon: spawn to `/lb` 200, ms, the median of startSamplesMs when there are several (null: not in sync in time). */
   startToInSyncMs: number | null
+  startSamplesMs?: number[]
   /** Flush -> repaired through the running daemon (see drift-repair.ts); null when not measured. */
   drift: { trials: number; medianMs: number; worstMs: number; lies: number; probesInWindows: number } | null
   /** nftables: fwdd's table deleted -> repaired, the same figures; null or absent when not measured (iptables, older reports). */
@@ -37,6 +41,12 @@ export function uniquePoints(points: readonly CurvePoint[]): CurvePoint[] {
   return [...byKey.values()].sort((a, b) => a.listeners - b.listeners || a.backend.localeCompare(b.backend))
 }
 
+/** What a flip wrote: chains on iptables, map elements on nftables. */
+function flipWrites(f: CurvePoint['flip']): string {
+  if (f.elementsWritten) return `${f.elementsWritten} element${f.elementsWritten === 1 ? '' : 's'}`
+  return `${f.chainsWritten} chain${f.chainsWritten === 1 ? '' : 's'}`
+}
+
 const ratio = (a: number | null, b: number | null): string => (a === null || b === null || b === 0 ? '-' : (a / b).toFixed(2))
 
 /** The Markdown table of the curve (header, then one row per unique point). */
@@ -51,7 +61,7 @@ export function curveTable(points: readonly CurvePoint[]): string {
       p.backend, p.listeners,
       ratio(p.gbps.last, p.gbps.first), ratio(p.gbps.routed, p.gbps.routedBare),
       ratio(p.connectionsPerSecond.last, p.connectionsPerSecond.first),
-      `${(p.fullApplyMs / 1000).toFixed(2)} s`, `${p.flip.ms.toFixed(0)} ms (${p.flip.chainsWritten} chain${p.flip.chainsWritten === 1 ? '' : 's'})`,
+      `${(p.fullApplyMs / 1000).toFixed(2)} s`, `${p.flip.ms.toFixed(0)} ms (${flipWrites(p.flip)})`,
       p.startToInSyncMs === null ? '-' : `${(p.startToInSyncMs / 1000).toFixed(2)} s`,
       d ? `${d.medianMs.toFixed(0)} ms (${d.worstMs.toFixed(0)} ms) of ${d.trials}` : '-',
       d ? `${d.lies} of ${d.probesInWindows}` : '-',

@@ -15,20 +15,23 @@ import path from 'node:path'
 import { IptablesDataplane } from '../../src/dataplane/iptables-dataplane.js'
 import { NftDataplane } from '../../src/dataplane/nft-dataplane.js'
 import type { Dataplane } from '../../src/dataplane/dataplane.js'
-import type { RenderInput } from '../../src/dataplane/render.js'
 import { curveChartSvg, curveTable, type CurveBackend, type CurvePoint } from './curve-report.js'
-import { startDaemon, type BenchConfig } from './daemon.js'
+import { cleanupRules, shippedNode, startDaemon, type BenchConfig } from './daemon.js'
 import { measureDriftRepair, startRepairWatch, type DriftRepairResult } from './drift-repair.js'
 import { spawnChild, killAll, type Child } from './processes.js'
-import { startHttpServer, startScript, sleep } from './servers.js'
+import { benchScript, startHttpServer, startScript, sleep } from './servers.js'
 import { median } from './stats.js'
 import { createTopology, inNs, nsRunner, type Topology } from './topology.js'
+
+const runner = (topo: Topology) => nsRunner(topo.node.ns)
 
 const BASE = 20000
 /** Flips timed per point; odd, so the first listener ends with one target, as throughput needs. */
 const FLIPS = 5
 /** Runs per throughput figure (median); 1 with --quick. */
 const ROUNDS_FULL = 3
+/** Daemon starts per point (median), before the one whose drift repair is measured. */
+const STARTS = 3
 
 async function gbits(topo: Topology, address: string, port: number, seconds: number): Promise<number> {
   // An iperf3 server refuses (or, rarely, stalls) a client while it still winds down the previous
@@ -50,19 +53,6 @@ async function connectionRate(topo: Topology, port: number, seconds: number): Pr
   const r = JSON.parse(line) as { established: number; failed: number; seconds: number }
   if (r.failed > 0 || r.established === 0) throw new Error(`handshakes through port ${port}: ${line.trim()}`)
   return r.established / r.seconds
-}
-
-/**
- * Every listener spreads over the two iperf3 servers but the ones iperf3 measures through: the first
- * (after the flip) and the last send to one. iperf3's control and data connections are two flows,
- * and spread over two servers they met different servers half the time: the 10,000-listener rerun
- * stopped at "iperf3 failed" through the last listener after four tries (1 in 16).
- */
-function input(topo: Topology, n: number, flip = false): RenderInput {
-  const a = { address: topo.servers[0]!.address, port: 5201, weight: 1 }
-  const b = { address: topo.servers[0]!.address, port: 5202, weight: 1 }
-  const single = (i: number): boolean => (flip && i === 0) || (n > 1 && i === n - 1)
-  return { sources: [], listeners: Array.from({ length: n }, (_, i) => ({ name: `l${i}`, protocol: 'tcp' as const, port: BASE + i, rotation: single(i) ? [a] : [a, b], known: [a, b] })) }
 }
 
 function daemonConfig(topo: Topology, n: number, backend: CurveBackend): BenchConfig {
@@ -87,22 +77,14 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
     // between neighbouring runs on this machine, enough to read 0.92 for an unchanged rule path).
     const bareRuns: number[] = []
     for (let i = 0; i < ROUNDS; i++) bareRuns.push(await gbits(topo, topo.servers[1]!.address, 5201, seconds))
-    const routedBare = median(bareRuns)
-    const runner = nsRunner(topo.node.ns)
-    const dp: Dataplane = backend === 'nftables' ? new NftDataplane(runner) : await IptablesDataplane.create(runner, 'nft')
-    let at = performance.now()
-    await dp.apply(input(topo, n), { verify: true })
-    const fullApplyMs = performance.now() - at
-    // A flip: the first listener loses a target, then gets it back, FLIPS times; the median time
-    // (one sample scattered by 2 x on this machine: GC, the tool's cache fetch).
-    const flipSamples: number[] = []
-    let fl = { chainsWritten: 0 }
-    for (let i = 0; i < FLIPS; i++) {
-      at = performance.now()
-      const r = await dp.apply(input(topo, n, i % 2 === 0), { verify: false })
-      flipSamples.push(performance.now() - at)
-      if (i === 0) fl = r
-    }
+    // The full apply and the flips: the dataplane alone, driven from inside the node namespace as
+    // the daemon drives it (apply-worker.ts); it leaves the rules in place for what follows.
+    const worker = await inNs(topo.node.ns, shippedNode(), [benchScript('apply-worker'), backend, String(n), topo.servers[0]!.address, String(FLIPS), String(BASE)], { timeoutMs: 120000 + n * 30 })
+    const applied = JSON.parse(worker.stdout.trim().split('\n').pop()!) as { fullApplyMs: number; flipMs: number[]; chainsWritten: number; elementsWritten: number; rulesWritten: number }
+    const fullApplyMs = applied.fullApplyMs
+    const flipSamples = applied.flipMs
+    const fl = { chainsWritten: applied.chainsWritten, elementsWritten: applied.elementsWritten }
+    const dp: Dataplane = backend === 'nftables' ? new NftDataplane(runner(topo)) : await IptablesDataplane.create(runner(topo), 'nft')
     const runs: Record<'first' | 'last' | 'routed', number[]> = { first: [], last: [], routed: [] }
     for (let i = 0; i < ROUNDS; i++) {
       runs.first.push(await gbits(topo, topo.node.address, BASE, seconds))
@@ -136,17 +118,38 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
       notes.push(`connection rate: ${err instanceof Error ? err.message : String(err)}`)
     }
     await dp.cleanup()
+    // The node without rules once more, minutes after the first: the routed flow's baseline is the
+    // median of both (this machine moves one figure by 10-30 % over minutes). s1's first iperf3
+    // server may have timed out idle meanwhile: a fresh one on another port.
+    const late = spawnChild(topo.servers[1]!.ns, 'iperf3', ['-s', '-p', '5203', '--idle-timeout', '10'])
+    await sleep(500)
+    for (let i = 0; i < ROUNDS; i++) bareRuns.push(await gbits(topo, topo.servers[1]!.address, 5203, seconds))
+    await late.stop('SIGKILL')
+    const routedBare = median(bareRuns)
+
+    // Start to in sync: the median of STARTS starts on an empty table (one figure scattered by
+    // ±0.3 s at 10,000 listeners on this machine), without the harness's ruleset watch, whose
+    // `nft monitor` would read the start's tens of thousands of events on the same two cores.
+    const readyTimeoutMs = 30000 + n * 15
+    const starts: number[] = []
+    for (let i = 0; i < STARTS; i++) {
+      const at = performance.now()
+      const d = startDaemon(topo.node.ns, daemonConfig(topo, n, backend))
+      const ok = await d.waitReady(readyTimeoutMs).then(() => true, () => false)
+      if (ok) starts.push(performance.now() - at)
+      await d.stop()
+      await cleanupRules(topo.node.ns)
+      if (!ok) notes.push(`start ${i + 1}: the daemon was not in sync within ${readyTimeoutMs / 1000} s`)
+    }
+    const startToInSyncMs = starts.length === STARTS ? median(starts) : null
+    process.stderr.write(`  ${backend} ${n}: flips ms ${flipSamples.map(Math.round).join(' ')}; starts to in sync ms ${starts.map(Math.round).join(' ')}; routed bare Gbit/s ${bareRuns.map((x) => x.toFixed(1)).join(' ')}\n`)
 
     const watch = startRepairWatch(topo.node.ns)
-    const t0 = performance.now()
     const daemon = startDaemon(topo.node.ns, daemonConfig(topo, n, backend))
-    let startToInSyncMs: number | null = null
     let drift: CurvePoint['drift'] = null
     let tableDrift: CurvePoint['drift'] = null
     try {
-      const readyTimeoutMs = 30000 + n * 15
       if (await daemon.waitReady(readyTimeoutMs).then(() => true, () => false)) {
-        startToInSyncMs = performance.now() - t0
         const lastSyncAt = async (): Promise<number | null> => {
           const at = (await daemon.status()).node.lastSyncAt
           return at === null ? null : Date.parse(at)
@@ -165,7 +168,7 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
       await watch.stop('SIGKILL')
       await daemon.stop()
     }
-    return { backend, listeners: n, gbps: { first, last, routed, routedBare }, connectionsPerSecond, fullApplyMs, flip: { ms: median(flipSamples), chainsWritten: fl.chainsWritten, samplesMs: flipSamples.map(Math.round) }, startToInSyncMs, drift, tableDrift, notes }
+    return { backend, listeners: n, gbps: { first, last, routed, routedBare }, connectionsPerSecond, fullApplyMs, flip: { ms: median(flipSamples), chainsWritten: fl.chainsWritten, elementsWritten: fl.elementsWritten, samplesMs: flipSamples.map(Math.round) }, startToInSyncMs, startSamplesMs: starts.map(Math.round), drift, tableDrift, notes }
   } finally {
     await killAll()
     await topo.destroy()

