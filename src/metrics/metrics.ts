@@ -67,6 +67,9 @@ const IPV4 = /\b\d{1,3}(?:\.\d{1,3}){3}\b/
  * Owns a private registry (never prom-client's global one, so tests and a second instance do not
  * collide). Every method is synchronous and cheap; none throws for an unknown target, it is added.
  */
+/** Transitions held before they are counted (bounded memory however long nobody scrapes). */
+const MAX_PENDING_TRANSITIONS = 50_000
+
 export class Metrics {
   readonly registry = new Registry()
   private readonly targets = new Map<string, TargetEntry>()
@@ -102,6 +105,9 @@ export class Metrics {
   private readonly flowsLeft = new Gauge({ name: 'fwdd_scheduled_event_flows_left', help: 'Forwarded flows left while a scheduled event drains the node (absent when none or unreadable).', registers: [this.registry] })
   private readonly inSync = new Gauge({ name: 'fwdd_rules_in_sync', help: '1 when the applied rules match the desired rules.', registers: [this.registry] })
 
+  /** Transitions counted but not yet in the counter: listener, target label, from, to. */
+  private readonly pendingTransitions: Array<readonly [string, string, TargetState, TargetState]> = []
+
   constructor(private readonly options: MetricsOptions = {}) {
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry })
@@ -134,9 +140,20 @@ export class Metrics {
     for (const s of STATES) this.targetState.set({ listener, target: label, state: s }, s === state ? 1 : 0)
   }
 
-  /** Counts one state change; does not set the state (call `setTargetHealth` too). */
+  /**
+   * Counts one state change; does not set the state (call `setTargetHealth` too). The count reaches
+   * the counter at the next `text()` (or removal, or relabel), or once MAX_PENDING_TRANSITIONS wait:
+   * one check shared by 10,000 listeners makes 10,000 transitions at once, and counting them then
+   * (~50 ms) held the event loop on the start's way to its first write.
+   */
   recordTransition(listener: string, target: string, from: TargetState, to: TargetState): void {
-    this.transitions.inc({ listener, target: this.targetLabel(listener, target), from, to })
+    this.pendingTransitions.push([listener, this.targetLabel(listener, target), from, to])
+    if (this.pendingTransitions.length >= MAX_PENDING_TRANSITIONS) this.flushTransitions()
+  }
+
+  private flushTransitions(): void {
+    for (const [listener, target, from, to] of this.pendingTransitions) this.transitions.inc({ listener, target, from, to })
+    this.pendingTransitions.length = 0
   }
 
   /** Records one check's duration; per listener, not per target, to bound the series count. */
@@ -250,6 +267,7 @@ export class Metrics {
 
   /** Drops every series of one target (idempotent); a target added again later gets a new label by default. */
   removeTarget(listener: string, target: string): void {
+    this.flushTransitions()
     const key = keyOf(listener, target)
     const e = this.targets.get(key)
     if (!e) return
@@ -271,6 +289,7 @@ export class Metrics {
    * label, which `rate()` reads as a new series, never as a drop. Idempotent.
    */
   relabel(): void {
+    this.flushTransitions()
     // Two passes: when two targets swap labels, removing the second must not drop the first's new series.
     const moved = [...this.targets.values()].filter((e) => {
       const now = this.options.labelTarget?.(e.listener, e.target)
@@ -305,6 +324,7 @@ export class Metrics {
 
   /** The exposition text for `/metrics`. */
   text(): Promise<string> {
+    this.flushTransitions()
     return this.registry.metrics()
   }
 
