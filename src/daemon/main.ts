@@ -102,9 +102,8 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   const backend = { name: dataplane.name }
   if (dataplane.warning) logger.warn({ backend: backend.name }, dataplane.warning)
   const conntrack = new Conntrack(runner)
-  if (await dataplane.adopt()) {
-    logger.info('found rules of a previous fwdd; adopting them until the first health round is in')
-  }
+  const adopted = await dataplane.adopt()
+  if (adopted) logger.info('found rules of a previous fwdd; adopting them until the first health round is in')
   // Metric series are named by the target's stable label (config position or name), looked up in
   // the reconciler's current targets.
   const metrics = new Metrics({
@@ -240,7 +239,8 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   }, 'fwdd started')
 
   const maxTimeout = Math.max(0, ...config.listeners.map((l) => l.check.timeoutMs))
-  await reconciler.start(maxTimeout + 500)
+  // Nothing adopted: the rules are written while the first health round is out (Reconciler.start).
+  await reconciler.start(maxTimeout + 500, { prewrite: !adopted })
   source.watch(() => void reload())
 
   // Every period on the one monotonic clock: the verify-and-repair resync (its period read anew

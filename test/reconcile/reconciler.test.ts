@@ -147,6 +147,38 @@ t.test('first-round wait: nothing is applied until every target had its first ch
   h.rec.stop()
 })
 
+t.test('prewrite (nothing adopted): every target is written while the first round is out, then the round\'s verdicts', async (t) => {
+  const h = harness(config(['198.18.1.2', '198.18.2.2']), ['198.18.1.2'])
+  h.silentAddrs.add('198.18.2.2')
+  const started = h.rec.start(5000, { prewrite: true })
+  await h.clock.advance(500)
+  t.same(h.events, ['apply web=198.18.1.2,198.18.2.2'], 'written at once, both targets in rotation')
+  t.same(h.dnatTo().sort(), ['198.18.1.2:80', '198.18.2.2:80'])
+  t.equal(status(h).node.inSync, false, 'not in sync: /lb says 503 until the first sync')
+  t.equal(status(h).listeners[0]!.serving, false)
+  await h.clock.advance(5000)
+  await started
+  await h.clock.advance(100)
+  t.same(h.events.slice(1), ['apply web=198.18.1.2', 'cut 198.18.2.2:80'], 'the first sync writes the round\'s verdict (and cuts what the prewrite may have sent the dead target)')
+  t.same(h.dnatTo(), ['198.18.1.2:80'], 'the silent target is out')
+  t.equal(status(h).node.inSync, true)
+  h.rec.stop()
+})
+
+t.test('prewrite that fails: the first sync writes everything', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  h.runner.fault = 'apply'
+  const started = h.rec.start(2000, { prewrite: true })
+  await h.clock.advance(10)
+  h.runner.fault = null
+  await h.clock.advance(300)
+  await started
+  await h.clock.advance(100)
+  t.same(h.dnatTo(), ['198.18.1.2:80'])
+  t.equal(status(h).node.inSync, true)
+  h.rec.stop()
+})
+
 t.test('first-round wait is bounded', async (t) => {
   const h = harness(config(['198.18.1.2'], '    check: { intervalMs: 60000, timeoutMs: 60000 }\n'), [])
   h.silentAddrs.add('198.18.1.2')
