@@ -68,6 +68,45 @@ function other(ns: string, args: string[]): void {
   execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args])
 }
 
+/** The table as the fwdd before listeners became map elements wrote it: a chain per listener. */
+const OLD_LAYOUT = `table ip fwdd {
+  map services { type inet_proto . inet_service : verdict; elements = { tcp . 8000 : goto l-web, udp . 53 : goto l-dns, tcp . 9000 : goto l-off } }
+  map refuse { type inet_proto . inet_service : verdict; elements = { tcp . 8000 : goto refuse-tcp, udp . 53 : goto refuse-udp, tcp . 9000 : goto refuse-tcp } }
+  set sources { type ipv4_addr; flags interval; elements = { 198.18.0.0/24, 198.18.100.7 } }
+  chain refuse-tcp { reject with tcp reset; }
+  chain refuse-udp { reject; }
+  chain l-web {
+    ct event set new,destroy,reply
+    limit rate over 1000/second burst 100 packets ct event set label
+    ct mark set ct mark | 0x00040000
+    numgen random mod 2 < 1 meta l4proto tcp dnat to 198.18.1.2:80
+    meta l4proto tcp dnat to 198.18.3.2:80
+  }
+  chain l-dns { ct mark set ct mark | 0x00040000; meta l4proto udp dnat to 198.18.1.2:53; }
+  chain l-off { }
+  chain prerouting { type nat hook prerouting priority dstnat; policy accept; ip saddr @sources fib daddr type local meta l4proto . th dport vmap @services; }
+  chain postrouting { type nat hook postrouting priority srcnat; policy accept; ct mark & 0x00040000 == 0x00040000 masquerade random,fully-random; }
+  chain forward { type filter hook forward priority filter; policy accept; ct mark & 0x00040000 == 0x00040000 accept; }
+  chain input { type filter hook input priority filter; policy accept; ct state established,related return; meta l4proto . th dport vmap @refuse; }
+}
+`
+
+t.test('a table of the older layout (a chain per listener) is adopted and rewritten in one transaction', async (t) => {
+  const { ns, remove } = emptyNs('fwnfu')
+  t.teardown(remove)
+  const runner = nsRunner(ns)
+  t.equal((await runner.run('nft', ['-f', '-'], { input: OLD_LAYOUT })).exitCode, 0, 'the old table loads')
+  const dp = new NftDataplane(runner)
+  t.equal(await dp.adopt(), true)
+  const rotation = [tgt('198.18.1.2'), tgt('198.18.3.2')]
+  const r = await dp.apply(input(rotation), { verify: false })
+  t.ok(r.chainsDeleted >= 3, `the listener chains are deleted (${r.chainsDeleted} blocks)`)
+  const text = await dp.rulesText()
+  t.notMatch(text, /chain l-/, 'no listener chain is left')
+  t.match(text, /tcp \. 8000 : goto spread_2/, 'web goes through the shared spread chain')
+  t.same((await dp.apply(input(rotation), { verify: true })).drift, [], 'and a verify finds what was rendered')
+})
+
 t.test('watch reports a change by another tool within a second', async (t) => {
   const { ns, remove } = emptyNs('fwnfw')
   t.teardown(remove)
