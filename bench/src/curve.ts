@@ -20,6 +20,7 @@ import { cleanupRules, shippedNode, startDaemon, type BenchConfig } from './daem
 import { measureDriftRepair, startRepairWatch, type DriftRepairResult } from './drift-repair.js'
 import { spawnChild, killAll, type Child } from './processes.js'
 import { benchScript, startHttpServer, startScript, sleep } from './servers.js'
+import { gbits } from './iperf.js'
 import { median } from './stats.js'
 import { createTopology, inNs, nsRunner, type Topology } from './topology.js'
 
@@ -32,19 +33,6 @@ const FLIPS = 5
 const ROUNDS_FULL = 3
 /** Daemon starts per point (median), before the one whose drift repair is measured. */
 const STARTS = 3
-
-async function gbits(topo: Topology, address: string, port: number, seconds: number): Promise<number> {
-  // An iperf3 server refuses (or, rarely, stalls) a client while it still winds down the previous
-  // test: bounded attempts (connect and receive timeouts, a hard limit), retried after a pause.
-  const run = () => inNs(topo.client.ns, 'iperf3', ['-c', address, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '3000'], { timeoutMs: (seconds + 10) * 1000, reject: false })
-  let r = await run()
-  for (let i = 0; i < 3 && r.exitCode !== 0; i++) {
-    await sleep(1000)
-    r = await run()
-  }
-  if (r.exitCode !== 0) throw new Error(`iperf3 to ${address}:${port} failed: ${r.stdout.trim().slice(0, 400)} ${r.stderr.trim()}`)
-  return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9
-}
 
 /** New connections per second through the node to `port` (handshake-rate.ts: 8 in flight, each reset once established). */
 async function connectionRate(topo: Topology, port: number, seconds: number): Promise<number> {

@@ -13,21 +13,11 @@ import { writeFileSync } from 'node:fs'
 import { cleanupRules, shippedNode } from './daemon.js'
 import { killAll, spawnChild } from './processes.js'
 import { benchScript, sleep } from './servers.js'
+import { gbits } from './iperf.js'
 import { median } from './stats.js'
 import { createTopology, destroyAllNamespaces, inNs, type Topology } from './topology.js'
 
 const BASE = 20000
-
-async function gbits(topo: Topology, address: string, port: number, seconds: number): Promise<number> {
-  const run = () => inNs(topo.client.ns, 'iperf3', ['-c', address, '-p', String(port), '-t', String(seconds), '-J', '--connect-timeout', '3000'], { timeoutMs: (seconds + 10) * 1000, reject: false })
-  let r = await run()
-  for (let i = 0; i < 3 && r.exitCode !== 0; i++) {
-    await sleep(1000)
-    r = await run()
-  }
-  if (r.exitCode !== 0) throw new Error(`iperf3 to ${address}:${port} failed: ${r.stderr.trim()}`)
-  return (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2)
