@@ -63,13 +63,13 @@ const NON_COUNTERS_NAMED_TOTAL = ['nodejs_active_handles_total', 'nodejs_active_
 
 const IPV4 = /\b\d{1,3}(?:\.\d{1,3}){3}\b/
 
+/** Transitions held before they are counted (bounded memory however long nobody scrapes). */
+const MAX_PENDING_TRANSITIONS = 50_000
+
 /**
  * Owns a private registry (never prom-client's global one, so tests and a second instance do not
  * collide). Every method is synchronous and cheap; none throws for an unknown target, it is added.
  */
-/** Transitions held before they are counted (bounded memory however long nobody scrapes). */
-const MAX_PENDING_TRANSITIONS = 50_000
-
 export class Metrics {
   readonly registry = new Registry()
   private readonly targets = new Map<string, TargetEntry>()
