@@ -221,17 +221,19 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
     const prev = memo.maps.get(name)
     const out = gone.get(name) ?? []
     const joined = fresh.get(name) ?? []
-    // An element that left with one listener and came back with another stays (a rename).
-    const kept = out.length > 0 && joined.length > 0 ? new Set(out.filter((e) => joined.includes(e))) : null
-    const del = kept ? out.filter((e) => !kept.has(e)) : out
-    const add = kept ? joined.filter((e) => !kept.has(e)) : joined
+    // An element that left with one listener and came back with another stays (a rename). Sets,
+    // not list scans: a reload that moves every listener's targets leaves and joins 20,000 each.
+    const stays = out.length > 0 && joined.length > 0 ? new Set(joined) : null
+    const kept = stays ? new Set(out.filter((e) => stays.has(e))) : null
+    const removed = kept ? out.filter((e) => !kept.has(e)) : out
+    const added = kept ? joined.filter((e) => !kept.has(e)) : joined
     let b: NftBlock
-    if (prev && del.length + add.length === 0) b = prev
+    if (prev && removed.length + added.length === 0) b = prev
     else {
       const decl = name.startsWith('targets_') ? spreadBlocks(Number(name.slice('targets_'.length))).map.decl : verdictMap
-      const drop = new Set(del)
-      const elements = prev ? [...(drop.size > 0 ? prev.elements.filter((e) => !drop.has(e)) : prev.elements), ...add] : [...add]
-      b = { ...block('map', name, decl, elements), ...(prev ? { delta: { from: prev, gone: del, fresh: add } } : {}) }
+      const drop = new Set(removed)
+      const elements = prev ? [...(drop.size > 0 ? prev.elements.filter((e) => !drop.has(e)) : prev.elements), ...added] : [...added]
+      b = { ...block('map', name, decl, elements), ...(prev ? { delta: { from: prev, gone: removed, fresh: added } } : {}) }
     }
     if (b.elements.length === 0 && name.startsWith('targets_')) {
       memo.maps.delete(name)
