@@ -30,6 +30,7 @@
  */
 import { CT_EVENTS, NFT_CT_EVENTS_UNSAMPLED } from './chains.js'
 import { passiveSample, sampleBurst, type RenderInput, type RenderListener, type RenderTarget } from './render.js'
+import { sameRotation } from './render-tree.js'
 
 export const NFT_TABLE = 'fwdd'
 /** The ct mark bit of forwarded flows: the same bit the iptables mode sets as connmark. */
@@ -181,7 +182,7 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
   const parts: ListenerPart[] = []
   for (const l of input.listeners) {
     const had = memo.parts.get(l.name)
-    if (had && had.protocol === l.protocol && had.port === l.port && had.passive === passiveSample(l) && sameTargets(had.rotation, l.rotation)) {
+    if (had && had.protocol === l.protocol && had.port === l.port && had.passive === passiveSample(l) && sameRotation(had.rotation, l.rotation)) {
       parts.push(had)
       continue
     }
@@ -295,13 +296,6 @@ function ranges(ports: number[]): string[] {
     i = j
   }
   return out
-}
-
-/** Same targets in the same order (compared field by field: no key string is built per listener per sync). */
-function sameTargets(a: readonly RenderTarget[], b: readonly RenderTarget[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i]!.address !== b[i]!.address || a[i]!.port !== b[i]!.port || a[i]!.weight !== b[i]!.weight) return false
-  return true
 }
 
 /** Whether two blocks are the same (elements compared as sets: nft prints them in its own order). */

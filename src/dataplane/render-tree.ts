@@ -35,6 +35,7 @@ export function sameSig(a: Sig, b: Sig): boolean {
   return true
 }
 
+/** Same targets in the same order, compared field by field (both renderers' memos ask this per listener per sync). */
 export function sameRotation(a: readonly RenderTarget[], b: readonly RenderTarget[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i]!.address !== b[i]!.address || a[i]!.port !== b[i]!.port || a[i]!.weight !== b[i]!.weight) return false
