@@ -205,9 +205,9 @@ export class Reconciler {
   /** The prewrite of start(): every target in rotation. Resolves whether it was written. */
   private async prewrite(): Promise<boolean> {
     const state = this.state
-    const all = new Map(state.config.listeners.map((l) => [l.name, [...(state.index.byListener.get(l.name) ?? [])]]))
+    const all = state.index.byListener as Map<string, ResolvedTarget[]>
     try {
-      await this.o.dataplane.apply(renderInputOf(state.config, state.index.byListener as Map<string, ResolvedTarget[]>, all, resolveSources(state.config, this.world())), { verify: false })
+      await this.o.dataplane.apply(renderInputOf(state.config, all, all, resolveSources(state.config, this.world())), { verify: false })
       return true
     } catch (err: unknown) {
       // The first sync verifies and writes everything instead.
