@@ -144,5 +144,6 @@ t.test('watch reports a change by another tool within a second', async (t) => {
   other(ns, ['delete', 'table', 'ip', 'fwdd'])
   const rebuilt = await dp.apply(input([tgt('198.18.3.2')]), { verify: false, entries: true })
   t.ok(rebuilt.chainsWritten > 5, 'an entries verify that finds the table gone writes it whole')
+  t.ok(rebuilt.drift.includes('nft/base chains') && rebuilt.drift.includes('nft/map services'), `and counts what it rebuilt as drift (${rebuilt.drift.length} blocks), not as a first write`)
   t.same((await dp.apply(input([tgt('198.18.3.2')]), { verify: true })).drift, [], 'after which a full verify finds nothing')
 })
