@@ -5,6 +5,7 @@
  * listener count. Pure: curve.ts measures, this formats.
  */
 import { lineChartSvg } from './chart.js'
+import { percentile } from './stats.js'
 
 export type CurveBackend = 'iptables' | 'nftables'
 
@@ -47,6 +48,11 @@ function flipWrites(f: CurvePoint['flip']): string {
   return `${f.chainsWritten} chain${f.chainsWritten === 1 ? '' : 's'}`
 }
 
+/** The 90th percentile of the flips, when there are enough of them for one to mean something. */
+function flipP90(f: CurvePoint['flip']): string {
+  return f.samplesMs && f.samplesMs.length >= 10 ? `p90 ${percentile(f.samplesMs, 90).toFixed(0)} ms; ` : ''
+}
+
 const ratio = (a: number | null, b: number | null): string => (a === null || b === null || b === 0 ? '-' : (a / b).toFixed(2))
 
 /** The Markdown table of the curve (header, then one row per unique point). */
@@ -61,7 +67,7 @@ export function curveTable(points: readonly CurvePoint[]): string {
       p.backend, p.listeners,
       ratio(p.gbps.last, p.gbps.first), ratio(p.gbps.routed, p.gbps.routedBare),
       ratio(p.connectionsPerSecond.last, p.connectionsPerSecond.first),
-      `${(p.fullApplyMs / 1000).toFixed(2)} s`, `${p.flip.ms.toFixed(0)} ms (${flipWrites(p.flip)})`,
+      `${(p.fullApplyMs / 1000).toFixed(2)} s`, `${p.flip.ms.toFixed(0)} ms (${flipP90(p.flip)}${flipWrites(p.flip)})`,
       p.startToInSyncMs === null ? '-' : `${(p.startToInSyncMs / 1000).toFixed(2)} s`,
       d ? `${d.medianMs.toFixed(0)} ms (${d.worstMs.toFixed(0)} ms) of ${d.trials}` : '-',
       d ? `${d.lies} of ${d.probesInWindows}` : '-',

@@ -1,6 +1,6 @@
 /**
  * Doctor checks that depend on the dataplane: on the nftables backend, fwdd's own table and its
- * four hooked chains (instead of the iptables chains and jumps), and on either backend the
+ * three hooked chains (instead of the iptables chains and jumps), and on either backend the
  * source-port capacity of each target. Read-only, every input injected (see doctor-local.ts).
  */
 import { NAT_PORTS_PER_ADDRESS, SOURCE_PORT_FAIL, SOURCE_PORT_WARN, sourcePortCeiling } from '../dataplane/source-ports.js'
@@ -17,7 +17,6 @@ const fail = (check: string, detail: string, fix: string): Verdict => ({ check, 
 export const NFT_HOOKS = [
   { chain: 'prerouting', hook: 'type nat hook prerouting priority dstnat' },
   { chain: 'postrouting', hook: 'type nat hook postrouting priority srcnat' },
-  { chain: 'forward', hook: 'type filter hook forward priority filter' },
   { chain: 'input', hook: 'type filter hook input priority filter' },
 ] as const
 

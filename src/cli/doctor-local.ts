@@ -200,7 +200,7 @@ async function checkConfigFile(deps: LocalDoctorDeps): Promise<Verdict> {
 /**
  * Runs every local check and returns one verdict per line, always in this order: config,
  * ip-forwarding, forward-policy, iptables-backend and the four jumps (on nftables: nftables-table
- * and the four hooks), nat-prerouting-order (only when fwdd's nftables table exists),
+ * and the three hooks), nat-prerouting-order (only when fwdd's nftables table exists),
  * conntrack-table, source-ports (when flowsPerTarget is given), health-port, control-socket.
  * Never rejects: a check whose probe throws is a failing verdict saying what was being done.
  */

@@ -194,7 +194,7 @@ export function watchTableDeletion(runner: Runner, table: string, ownWriteInFlig
 }
 
 /** The base chains of fwdd's nft table (its entry points: the only chains hooked into the kernel). */
-export const NFT_BASE_CHAINS = ['prerouting', 'postrouting', 'forward', 'input'] as const
+export const NFT_BASE_CHAINS = ['prerouting', 'postrouting', 'input'] as const
 
 /**
  * nftables backend: a change that stays within the base chains of fwdd's table (a rule added,

@@ -57,7 +57,7 @@ export class NftDataplane implements Dataplane {
     const verify = opts.verify || this.last === null
     // An entries verify: another process changed the base chains (the watch saw it). They are
     // written anew, unread, with whatever else changed since the last write. Why unread: they
-    // hold only fwdd's few rules, so writing all four is one small transaction (~50 ms at 10,000
+    // hold only fwdd's few rules, so writing all three is one small transaction (~50 ms at 10,000
     // listeners), while reading them is not cheap: nft 1.0.6 fetches every rule of the table to
     // list one chain (~130 ms at 10,000), and a batch of `list chain` commands fails in it (only
     // the batch's last chain is fetched). Reported as one drift, `nft/base chains`.

@@ -273,7 +273,9 @@ export function renderNft(input: RenderInput, memo: NftMemo = new NftMemo()): Nf
     `${srcSet ? 'ip saddr @sources ' : ''}fib daddr type local meta l4proto . th dport vmap @services`,
   ]))
   add(block('chain', 'postrouting', ['type nat hook postrouting priority srcnat; policy accept;'], [], [`${mark} masquerade random,fully-random`]))
-  add(block('chain', 'forward', ['type filter hook forward priority filter; policy accept;'], [], [`${mark} accept`]))
+  // No forward chain: an `accept` there would not override a drop in another table's forward hook
+  // (nftables evaluates every base chain on a hook; only a drop is final), so it would change
+  // nothing, and would cost every packet the node routes, fwdd's or not, a hook and a rule.
   add(block('chain', 'input', ['type filter hook input priority filter; policy accept;'], [], [
     'ct state established,related return',
     'meta l4proto . th dport vmap @refuse',

@@ -17,6 +17,8 @@ t.test('a point measured again replaces the earlier one; rows are sorted by size
   t.equal(rows.length, 4, 'one row each (the 2026-12-02 report repeated its 5000 rows)')
   t.match(rows[2], /^\| iptables \| 5000 \| 0\.50 \| 1\.00 \| 0\.90 \| 1\.50 s \| 40 ms \(1 chain\) \| 2\.50 s \| 120 ms \(300 ms\) of 20 \| 0 of 50 \| - \| 5\.0 \/ 2\.5 \/ 4\.0 \/ 4\.0 \| 1000 \/ 900 \|$/)
   const withTable = curveTable([{ ...p('nftables', 10000, 1), tableDrift: { trials: 10, medianMs: 1400, worstMs: 2100, lies: 1, probesInWindows: 300 } }])
+  const flips = curveTable([{ ...p('iptables', 10000, 1), flip: { ms: 44, chainsWritten: 1, samplesMs: [40, 41, 42, 43, 44, 44, 45, 46, 47, 60, 80] } }])
+  t.match(flips, /\| 44 ms \(p90 60 ms; 1 chain\) \|/, 'with ten flips or more, their 90th percentile too')
   t.match(withTable, /\| 120 ms \(300 ms\) of 20 \| 0 of 50 \| 1400 ms \(2100 ms\) of 10, 1 of 300 \|/, 'table deletions are a column of their own, apart from flushes')
 })
 

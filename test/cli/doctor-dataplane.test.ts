@@ -13,10 +13,6 @@ const TABLE = `table ip fwdd {
 		type nat hook postrouting priority srcnat; policy accept;
 		ct mark & 0x00040000 == 0x00040000 masquerade random,fully-random
 	}
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		ct mark & 0x00040000 == 0x00040000 accept
-	}
 	chain input {
 		type filter hook input priority filter; policy accept;
 		ct state established,related return
@@ -40,12 +36,11 @@ function nft(t: Test, answer: RunResult | 'missing'): Runner {
 }
 const ok = (stdout: string): RunResult => ({ exitCode: 0, stdout, stderr: '' })
 
-t.test('nftables: the table and its four hooked chains pass', async (t) => {
+t.test('nftables: the table and its three hooked chains pass', async (t) => {
   t.equal(formatVerdicts(await checkNftables(nft(t, ok(TABLE)), false)), [
     'PASS  nftables-table: table ip fwdd present',
     'PASS  hook prerouting: type nat hook prerouting priority dstnat, 1 rule',
     'PASS  hook postrouting: type nat hook postrouting priority srcnat, 1 rule',
-    'PASS  hook forward: type filter hook forward priority filter, 1 rule',
     'PASS  hook input: type filter hook input priority filter, 2 rules',
   ].join('\n'))
 })
@@ -53,20 +48,20 @@ t.test('nftables: the table and its four hooked chains pass', async (t) => {
 t.test('nftables: a flushed chain, a deleted chain, a wrong hook and an iptables leftover are named', async (t) => {
   const broken = TABLE
     .replace('\t\tfib daddr type local meta l4proto . th dport vmap @services\n', '')
-    .replace(/\tchain forward \{[^}]*\}\n/, '')
+    .replace(/\tchain postrouting \{[^}]*\}\n/, '')
     .replace('type filter hook input priority filter', 'type filter hook output priority filter')
   const v = await checkNftables(nft(t, ok(broken)), true)
   t.match(v[0], { check: 'nftables-table', ok: true, level: 'warn', detail: /also exist in iptables/, fix: /restart fwdd/ })
   t.match(v[1], { check: 'hook prerouting', ok: false, detail: /empty \(flushed\)/, fix: /fwdctl reload/ })
-  t.match(v[2], { check: 'hook postrouting', ok: true })
-  t.match(v[3], { check: 'hook forward', ok: false, detail: /missing/ })
-  t.match(v[4], { check: 'hook input', ok: false, detail: /not hooked as fwdd writes it/ })
+  t.match(v[2], { check: 'hook postrouting', ok: false, detail: /missing/ })
+  t.match(v[3], { check: 'hook input', ok: false, detail: /not hooked as fwdd writes it/ })
+  t.equal(v.length, 4)
 })
 
 t.test('nftables: no table, or no nft at all, fails with the fix', async (t) => {
   let v = await checkNftables(nft(t, { exitCode: 1, stdout: '', stderr: 'Error: No such file or directory\nlist table ip fwdd' }), false)
   t.match(v[0], { check: 'nftables-table', ok: false, detail: /does not exist: nothing is forwarded/, fix: /start fwdd/ })
-  t.equal(v.length, 5, 'still one line per hook')
+  t.equal(v.length, 4, 'still one line per hook')
   t.ok(v.slice(1).every((x) => !x.ok && /not checked/.test(x.detail)))
   v = await checkNftables(nft(t, 'missing'), false)
   t.match(v[0], { ok: false, detail: /nft cannot run/, fix: /apt-get install nftables/ })
