@@ -22,6 +22,7 @@ import { Reconciler } from '../reconcile/reconciler.js'
 import { systemClock } from '../clock.js'
 import { Scheduler } from '../scheduler.js'
 import { singleFlight } from '../reconcile/single-flight.js'
+import { verifyPeriodMs } from '../reconcile/verify-period.js'
 import { systemResolve } from '../targets/dns-resolver.js'
 import { buildServer, HEALTH_SERVER_LIMITS } from '../server/build-server.js'
 import { Metrics } from '../metrics/metrics.js'
@@ -244,9 +245,10 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
   source.watch(() => void reload())
 
   // Every period on the one monotonic clock: the verify-and-repair resync (its period read anew
-  // after each run, so a reload changes it at once) and the IP forwarding check.
+  // after each run, so a reload changes it at once, and stretched when a verify is slow:
+  // verify-period.ts) and the IP forwarding check.
   const scheduler = new Scheduler(clock, logger.child({ component: 'scheduler' }))
-  scheduler.every('resync', () => config.sync.resyncSeconds * 1000, async () => {
+  scheduler.every('resync', () => verifyPeriodMs(config.sync.resyncSeconds, reconciler.lastFullVerifyMs), async () => {
     await checkForwarding(true)
     reconciler.request(true)
   })

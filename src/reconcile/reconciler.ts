@@ -99,6 +99,7 @@ export class Reconciler {
   private waitingForChecks: { timer: unknown } | null = null
   /** When fwdd last wrote the kernel (monotonic): ruleset events soon after may be its own echo. */
   private lastWroteAt: number | null = null
+  private lastVerifyMs = 0
   private firstRound: { resolve: () => void; timer: unknown } | null = null
   private stopped = false
   private readonly passive: PassiveLink
@@ -232,6 +233,11 @@ export class Reconciler {
     this.checker.setTargets(this.current.index.checks)
     this.requestWhenChecked()
     this.passive.sync()
+  }
+
+  /** How long the last full verify took, ms (0 before the first): the periodic verify's period stretches with it (verify-period.ts). */
+  get lastFullVerifyMs(): number {
+    return this.lastVerifyMs
   }
 
   /**
@@ -413,6 +419,7 @@ export class Reconciler {
       return { ...next, toCut: c.toCut }
     })
     this.cutter.enqueue(cuts)
+    if (verify === true) this.lastVerifyMs = performance.now() - t0
     this.o.hooks?.onSynced?.(result, (performance.now() - t0) / 1000, verify)
   }
 }

@@ -473,3 +473,26 @@ t.test('start: targets named by DNS are resolved before the first round (the ind
   t.same(status(h).listeners[0]!.targets.map((x) => [x.host, x.address, x.state]), [['198.18.1.2', '198.18.1.2', 'healthy'], ['app.corp.example', '198.18.2.2', 'healthy']])
   h.rec.stop()
 })
+
+t.test('the last full verify\'s duration is kept (it stretches the periodic verify); other syncs leave it', async (t) => {
+  const h = harness(config(['198.18.1.2']), ['198.18.1.2'])
+  await h.running()
+  let gate = h.hold()
+  h.rec.request(true)
+  await h.clock.advance(100) // the verify starts and waits at the gate
+  await new Promise((r) => setTimeout(r, 60))
+  gate.release()
+  await h.clock.advance(100)
+  const verified = h.rec.lastFullVerifyMs
+  t.ok(verified >= 55 && verified < 2000, `a verify held for 60 ms took ${verified.toFixed(0)} ms`)
+  gate = h.hold()
+  const applies = h.applied.length
+  h.rec.request(false)
+  await h.clock.advance(100)
+  await new Promise((r) => setTimeout(r, 150))
+  gate.release()
+  await h.clock.advance(100)
+  t.equal(h.applied.length, applies + 1, 'a sync without verify ran, held for 150 ms')
+  t.equal(h.rec.lastFullVerifyMs, verified, 'and left it')
+  h.rec.stop()
+})
