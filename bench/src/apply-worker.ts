@@ -5,9 +5,10 @@
  * in the namespace: through the harness's `ip netns exec` each tool run cost ~7 ms more, which a
  * flip of 20-50 ms would have counted as its own. A full apply (with verify), then FLIPS flips of
  * the first listener (one target out, in, out...: FLIPS odd leaves it with one). Prints
- * `{"fullApplyMs":N,"flipMs":[...],"chainsWritten":N,"elementsWritten":N,"rulesWritten":N}` and
+ * `{"fullApplyMs":N,"flipMs":[...],"verifyMs":[...],"chainsWritten":N,"elementsWritten":N,"rulesWritten":N}` and
  * exits, leaving the rules in place for the throughput runs (the harness cleans them up).
- * Each flip's time includes building its RenderInput, as a sync builds one from the state.
+ * Each flip's time includes building its RenderInput, as a sync builds one from the state. Then
+ * three full verifies that find nothing to repair (what the periodic verify costs: verify-period.ts).
  *
  * Every listener spreads over two ports of SERVER but the ones iperf3 measures through: the first
  * (after the flips) and the last send to one. iperf3's control and data connections are two flows,
@@ -44,7 +45,14 @@ async function main(): Promise<void> {
     flipMs.push(performance.now() - at)
     if (i === 0) first = { chainsWritten: r.chainsWritten, elementsWritten: r.elementsWritten ?? 0, rulesWritten: r.rulesWritten }
   }
-  process.stdout.write(`${JSON.stringify({ fullApplyMs, flipMs, ...first })}\n`)
+  const verifyMs: number[] = []
+  const last = curveInput(server, n, Number(base), Number(flips) % 2 === 1)
+  for (let i = 0; i < 3; i++) {
+    at = performance.now()
+    await dp.apply(last, { verify: true })
+    verifyMs.push(performance.now() - at)
+  }
+  process.stdout.write(`${JSON.stringify({ fullApplyMs, flipMs, verifyMs, ...first })}\n`)
 }
 
 main().then(() => process.exit(0), (err: unknown) => {

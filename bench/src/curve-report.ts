@@ -22,6 +22,8 @@ export interface CurvePoint {
    * several), and how many chains (nftables: blocks) and, on nftables, map elements it wrote.
    */
   fullApplyMs: number
+  /** A full verify that finds nothing to repair, ms (median of 3; absent in older reports). */
+  verifyMs?: number
   flip: { ms: number; chainsWritten: number; elementsWritten?: number; samplesMs?: number[] }
   /** The daemon: spawn to `/lb` 200, ms, the median of startSamplesMs when there are several (null: not in sync in time). */
   startToInSyncMs: number | null
@@ -58,8 +60,8 @@ const ratio = (a: number | null, b: number | null): string => (a === null || b =
 /** The Markdown table of the curve (header, then one row per unique point). */
 export function curveTable(points: readonly CurvePoint[]): string {
   const rows = [
-    '| backend | listeners | last/first throughput | routed non-fwdd / no rules | last/first connection rate | full apply | single flip | start to in sync | flush -> repaired median (worst) of n | /lb 200 while broken | table deleted -> repaired median (worst) of n, /lb 200 | Gbit/s first / last / routed / bare | conn/s first / last |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| backend | listeners | last/first throughput | routed non-fwdd / no rules | last/first connection rate | full apply | verify | single flip | start to in sync | flush -> repaired median (worst) of n | /lb 200 while broken | table deleted -> repaired median (worst) of n, /lb 200 | Gbit/s first / last / routed / bare | conn/s first / last |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const p of uniquePoints(points)) {
     const d = p.drift
@@ -67,7 +69,7 @@ export function curveTable(points: readonly CurvePoint[]): string {
       p.backend, p.listeners,
       ratio(p.gbps.last, p.gbps.first), ratio(p.gbps.routed, p.gbps.routedBare),
       ratio(p.connectionsPerSecond.last, p.connectionsPerSecond.first),
-      `${(p.fullApplyMs / 1000).toFixed(2)} s`, `${p.flip.ms.toFixed(0)} ms (${flipP90(p.flip)}${flipWrites(p.flip)})`,
+      `${(p.fullApplyMs / 1000).toFixed(2)} s`, p.verifyMs === undefined ? '-' : `${(p.verifyMs / 1000).toFixed(2)} s`, `${p.flip.ms.toFixed(0)} ms (${flipP90(p.flip)}${flipWrites(p.flip)})`,
       p.startToInSyncMs === null ? '-' : `${(p.startToInSyncMs / 1000).toFixed(2)} s`,
       d ? `${d.medianMs.toFixed(0)} ms (${d.worstMs.toFixed(0)} ms) of ${d.trials}` : '-',
       d ? `${d.lies} of ${d.probesInWindows}` : '-',

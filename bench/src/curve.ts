@@ -73,8 +73,9 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
     // The full apply and the flips: the dataplane alone, driven from inside the node namespace as
     // the daemon drives it (apply-worker.ts); it leaves the rules in place for what follows.
     const worker = await inNs(topo.node.ns, shippedNode(), [benchScript('apply-worker'), backend, String(n), topo.servers[0]!.address, String(FLIPS), String(BASE)], { timeoutMs: 120000 + n * 30 })
-    const applied = JSON.parse(worker.stdout.trim().split('\n').pop()!) as { fullApplyMs: number; flipMs: number[]; chainsWritten: number; elementsWritten: number; rulesWritten: number }
+    const applied = JSON.parse(worker.stdout.trim().split('\n').pop()!) as { fullApplyMs: number; flipMs: number[]; verifyMs?: number[]; chainsWritten: number; elementsWritten: number; rulesWritten: number }
     const fullApplyMs = applied.fullApplyMs
+    const verifyMs = applied.verifyMs && applied.verifyMs.length > 0 ? median(applied.verifyMs) : undefined
     const flipSamples = applied.flipMs
     const fl = { chainsWritten: applied.chainsWritten, elementsWritten: applied.elementsWritten }
     const dp: Dataplane = backend === 'nftables' ? new NftDataplane(runner(topo)) : await IptablesDataplane.create(runner(topo), 'nft')
@@ -166,7 +167,7 @@ async function point(backend: CurveBackend, n: number, quick: boolean): Promise<
       await watch.stop('SIGKILL')
       await daemon.stop()
     }
-    return { backend, listeners: n, gbps: { first, last, routed, routedBare }, connectionsPerSecond, fullApplyMs, flip: { ms: median(flipSamples), chainsWritten: fl.chainsWritten, elementsWritten: fl.elementsWritten, samplesMs: flipSamples.map(Math.round) }, startToInSyncMs, startSamplesMs: starts.map(Math.round), drift, tableDrift, notes }
+    return { backend, listeners: n, gbps: { first, last, routed, routedBare }, connectionsPerSecond, fullApplyMs, ...(verifyMs === undefined ? {} : { verifyMs }), flip: { ms: median(flipSamples), chainsWritten: fl.chainsWritten, elementsWritten: fl.elementsWritten, samplesMs: flipSamples.map(Math.round) }, startToInSyncMs, startSamplesMs: starts.map(Math.round), drift, tableDrift, notes }
   } finally {
     await killAll()
     await topo.destroy()
