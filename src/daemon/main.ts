@@ -37,6 +37,14 @@ import { metricsHooks, refreshMetrics } from './observe.js'
 import { azureStatus, fileSource, needsAzure, type ConfigSource } from './config-source.js'
 import { startScheduledEvents, wantsScheduledEvents } from './scheduled-events-wiring.js'
 
+/**
+ * How long a `/lb` 200 waits for the ruleset watch to report a change made before the probe came
+ * (build-server.ts, settleMs). The watch's lag is a few ms (the one probe the 2026-12-07c curve saw
+ * lie came 5 ms after the break); the LB probe's timeout is seconds, so 15 ms more per 200 costs it
+ * nothing. A benchmark of /lb requests per second pays it in full (README, Performance).
+ */
+const LB_SETTLE_MS = 15
+
 export interface DaemonIo {
   stdout(text: string): void
   stderr(text: string): void
@@ -167,6 +175,7 @@ async function serve(args: DaemonArgs, logger: Logger, env: NodeJS.ProcessEnv): 
     metricsText: () => metricsText.get(),
     logger,
     routes: config.metrics ? 'probes' : 'all',
+    settleMs: LB_SETTLE_MS,
     limits: { reserved: [...HEALTH_SERVER_LIMITS.reserved, ...config.health.probeSources.flatMap((a) => [a, `::ffff:${a}`])] },
   })
   // `metrics:` moves /metrics off the network-facing health port (to loopback by default).

@@ -43,8 +43,17 @@ export interface HealthServerDeps {
   timeouts?: Partial<HealthServerTimeouts>
   /** Overrides for tests; production uses `HEALTH_SERVER_LIMITS`. */
   limits?: Partial<ConnectionLimits>
-  /** For the request rate limit; the system clock unless a test injects one. */
+  /** For the request rate limit and `settleMs`; the system clock unless a test injects one. */
   clock?: Clock
+  /**
+   * A `/lb` answer of 200 waits this long (and one turn of the event loop) and reads the status
+   * again; 503s go at once. Why: the ruleset watch (an `nft monitor` child) tells the daemon of
+   * another tool's flush a few ms after the kernel made it, and a probe that arrived in between
+   * was told 200 for rules already broken (1 of 660 probes in the 2026-12-07c curve). With the wait,
+   * a change made before the probe arrived is in the answer unless the watch lags by more than
+   * this. 0 (the default): no wait.
+   */
+  settleMs?: number
 }
 
 /**
@@ -213,24 +222,41 @@ export function buildServer(deps: HealthServerDeps): FastifyInstance {
     }
   }
 
+  const settleMs = deps.settleMs ?? 0
+  const clock = deps.clock ?? systemClock
+  /** Runs `answer` on the status; an answer of 200 only after settleMs (see HealthServerDeps). */
+  const lbAnswer = async (answer: (status: Status) => [number, string]): Promise<[number, string]> => {
+    const first = readStatus()
+    if (!first) return [503, 'unavailable: status-error\n']
+    const [code, body] = answer(first)
+    if (code !== 200 || settleMs <= 0) return [code, body]
+    await new Promise<void>((r) => clock.setTimeout(r, settleMs))
+    // After the timers, the event loop reads pending I/O (the watch's lines) before it runs this.
+    await new Promise<void>((r) => setImmediate(r))
+    const then = readStatus()
+    return then ? answer(then) : [503, 'unavailable: status-error\n']
+  }
+
   if (routes !== 'metrics') app.get<{ Params: { name: string } }>('/lb/:name', async (request, reply) => {
-    const status = readStatus()
-    if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
-    const listener = status.listeners.find((l) => l.name === request.params.name)
-    if (!listener) return sendText(reply, 404, 'unknown listener\n')
-    const reason = notServingReason(status, listener)
-    return reason ? sendText(reply, 503, `unavailable: ${reason}\n`) : sendText(reply, 200, 'ok\n')
+    const [code, body] = await lbAnswer((status) => {
+      const listener = status.listeners.find((l) => l.name === request.params.name)
+      if (!listener) return [404, 'unknown listener\n']
+      const reason = notServingReason(status, listener)
+      return reason ? [503, `unavailable: ${reason}\n`] : [200, 'ok\n']
+    })
+    return sendText(reply, code, body)
   })
 
   if (routes !== 'metrics') app.get('/lb', async (_request, reply) => {
-    const status = readStatus()
-    if (!status) return sendText(reply, 503, 'unavailable: status-error\n')
-    if (status.listeners.length === 0) return sendText(reply, 503, 'unavailable: no-listeners\n')
-    const notServing = status.listeners.filter((l) => notServingReason(status, l) !== null)
-    const down = notServing.length
-    if (down === 0) return sendText(reply, 200, 'ok\n')
-    const reason = notServingReason(status, notServing[0]!)
-    return sendText(reply, 503, `unavailable: ${reason} (${down} of ${status.listeners.length} listeners)\n`)
+    const [code, body] = await lbAnswer((status) => {
+      if (status.listeners.length === 0) return [503, 'unavailable: no-listeners\n']
+      const notServing = status.listeners.filter((l) => notServingReason(status, l) !== null)
+      const down = notServing.length
+      if (down === 0) return [200, 'ok\n']
+      const reason = notServingReason(status, notServing[0]!)
+      return [503, `unavailable: ${reason} (${down} of ${status.listeners.length} listeners)\n`]
+    })
+    return sendText(reply, code, body)
   })
 
   let lastHealthy: boolean | undefined

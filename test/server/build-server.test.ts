@@ -76,6 +76,31 @@ t.test('ready node: every /lb route answers 200 ok', async (t) => {
   t.equal(head.body, '')
 })
 
+t.test('settleMs: a 200 waits and reads the status again, so a drift seen meanwhile answers 503; a 503 goes at once', async (t) => {
+  let current = status()
+  let reads = 0
+  const d: HealthServerDeps = { ...deps(current), status: () => (reads++, current), settleMs: 40 }
+  for (const url of ['/lb/web', '/lb']) {
+    current = status()
+    // The watch reports another tool's flush 10 ms after the probe came: within the settle.
+    setTimeout(() => { current = status({ inSync: false }) }, 10)
+    const at = performance.now()
+    const res = await get(t, d, url)
+    t.equal(res.statusCode, 503, `${url}: the drift is in the answer`)
+    t.match(res.body, /not-in-sync/)
+    t.ok(performance.now() - at >= 35, `${url}: answered after the settle`)
+  }
+  current = status()
+  reads = 0
+  t.equal((await get(t, d, '/lb/web')).statusCode, 200, 'nothing changed: 200')
+  t.equal(reads, 2, 'read before and after the settle')
+  current = status({ inSync: false })
+  reads = 0
+  const at = performance.now()
+  t.equal((await get(t, d, '/lb')).statusCode, 503)
+  t.ok(performance.now() - at < 30 && reads === 1, 'a 503 is answered at once, on one read')
+})
+
 t.test('draining: every /lb answer is 503 while /health stays Healthy', async (t) => {
   // Even if a listener still claimed to serve, draining wins.
   const d = deps(status({ draining: true, listeners: [listener('web', true, ['healthy'])] }))
