@@ -7,23 +7,18 @@
  * dataplane, conntrack), so it is tested at its own level with fakes and no sleeps.
  */
 import type { Logger } from 'pino'
-import { wallTimeOf, type Clock } from '../clock.js'
+import { wallTimeOf } from '../clock.js'
 import { isIpv4 } from '../config/addresses.js'
 import type { Config } from '../config/types.js'
-import type { ApplyResult } from '../dataplane/applier.js'
-import type { RenderInput } from '../dataplane/render.js'
 import { messageOf, syncErrorKind } from '../errors.js'
-import { FIRST_CHECK_SPREAD_MS, HealthChecker, type CheckedTarget } from '../health/checker.js'
+import { FIRST_CHECK_SPREAD_MS, HealthChecker } from '../health/checker.js'
 import type { TargetHealth } from '../health/target-health.js'
-import type { CheckResult, TcpCheck } from '../health/tcp-check.js'
-import { DEFAULT_DNS_OPTIONS, DnsResolver, type ResolveFn } from '../targets/dns-resolver.js'
+import { DEFAULT_DNS_OPTIONS, DnsResolver } from '../targets/dns-resolver.js'
 import type { Status } from '../status.js'
 import { renderInputOf, resolveSources, type ResolvedTarget, type WorldView } from './desired.js'
-import { FlowCutter, type FlowDeleter } from './flow-cutter.js'
+import { FlowCutter } from './flow-cutter.js'
 import { buildStatus, type StatusContext, type TrafficReadings } from './node-status.js'
-import type { FlowOutcome } from '../passive/flow-tracker.js'
-import type { TrafficWatcherHandlers, WatchReport } from '../passive/traffic-watcher.js'
-import { PassiveLink, type TrafficWatch } from './passive-link.js'
+import { PassiveLink } from './passive-link.js'
 import { effectiveHealthOf } from './passive-state.js'
 import { flowCutsFor, healthOf, initialState, rotations, withHealth, withTargets, type EventDrainState, type ReconcilerState } from './state.js'
 import { applied, drifted, driftRepaired, failed, queued, syncStarted, withError } from './sync-health.js'
@@ -35,52 +30,9 @@ const LOGGED_TARGETS = 5
 /** Repaired chains named in the drift log line; the rest are counted (driftCount). */
 const DRIFT_LOGGED = 10
 
-/** What the reconciler writes rules through (the iptables or nftables dataplane). */
-export interface RuleWriter {
-  apply(input: RenderInput, opts: { verify: boolean; entries?: boolean }): Promise<ApplyResult>
-  /** See Dataplane.renewEventMask. */
-  renewEventMask?(): void
-}
+import type { ReconcilerOptions } from './reconciler-options.js'
 
-/** Notifications for metrics and logs; none of them may throw. */
-export interface ReconcilerHooks {
-  onSynced?(result: ApplyResult, seconds: number, verify: Verify): void
-  onApplyFailed?(err: unknown): void
-  onTransition?(target: ResolvedTarget, from: TargetHealth, to: TargetHealth): void
-  onCheck?(target: CheckedTarget, result: CheckResult): void
-  onQueued?(): void
-  /** A target left rotation on traffic evidence (passive health), with the ejection's reason. */
-  onEjected?(target: ResolvedTarget, reason: 'unanswered' | 'reset', ejectionMs: number): void
-  /** An ejected target's ejection ended (after its time and `rise` active successes). */
-  onRestored?(target: ResolvedTarget): void
-  /** Passive health's flow verdicts, for the counters of evidence. */
-  onFlowOutcomes?(outcomes: readonly FlowOutcome[]): void
-  onWatchReport?(report: WatchReport): void
-}
-
-
-/** Azure-sourced sets, when configured; absent means none. */
-export interface AzureView {
-  ipGroup(resourceId: string): { addresses: string[]; error: string | null } | undefined
-  privateLinkService(resourceId: string): { addresses: string[]; error: string | null } | undefined
-}
-
-export interface ReconcilerOptions {
-  config: Config
-  clock: Clock
-  dataplane: RuleWriter
-  conntrack: FlowDeleter
-  check: TcpCheck
-  resolve: ResolveFn
-  logger: Logger
-  hooks?: ReconcilerHooks
-  azure?: AzureView
-  draining?: boolean
-  /** Uniform in [0, 1): the spread of the health checks (tests fix it). */
-  random?: () => number
-  /** Starts a conntrack event watch for passive health; absent: passive health is off. */
-  watchTraffic?: (handlers: TrafficWatcherHandlers) => TrafficWatch
-}
+export type { AzureView, ReconcilerHooks, ReconcilerOptions, RuleWriter } from './reconciler-options.js'
 
 /** After a sync, ruleset events this recent may be the echo of fwdd's own write (see driftSuspected). */
 const OWN_WRITE_ECHO_MS = 2000
