@@ -11,6 +11,11 @@
  * curve's drift trials found `/lb` answering 200 through a fifth of the flushes that fell within
  * the timing window this replaced (bench/src/drift-repair.ts).
  *
+ * Early, when the writer cannot be fwdd: a line that removes one of fwdd's entry points, read while
+ * fwdd writes nothing and after `nft monitor` has shown the end of fwdd's last write, is reported
+ * at once instead of at its transaction's end (deleting a table of 10,000 listeners streams for
+ * 50 ms before the writer is named).
+ *
  * Timing, the fallback for an `nft` that prints no writer (nothing seen yet): events during
  * fwdd's own write and while its echo keeps streaming are taken as its own, except one that
  * removes an entry point (`entryGone`: a jump out of a built-in chain, fwdd's table or a base
@@ -44,8 +49,17 @@ export class GenerationTracker {
   private pending = false
   /** One of those lines reached beyond the entry points. */
   private pendingBeyond = false
+  /** What was already reported of the transaction still streaming (an early report, see `early`). */
+  private reported: 'entries' | 'full' | null = null
 
-  constructor(private readonly relevant: (line: string) => boolean, private readonly ownsPid: (pid: number) => boolean, private readonly inEntries: (line: string) => boolean = () => false) {}
+  /**
+   * @param early whether a line may be reported before its transaction ends: one that removes an
+   *   entry point while fwdd writes nothing (RulesetMonitor). Why: the writer is named only after
+   *   the transaction's last event, and deleting a table of 10,000 listeners streamed for 50 ms
+   *   before it (by hand), while `/lb` still answered 200; fwdd's own syncs never remove an entry
+   *   point, so such a line outside fwdd's writes is someone else's.
+   */
+  constructor(private readonly relevant: (line: string) => boolean, private readonly ownsPid: (pid: number) => boolean, private readonly inEntries: (line: string) => boolean = () => false, private readonly early: (line: string) => boolean = () => false) {}
 
   /**
    * 'foreign' / 'foreign-entries': a transaction that touched fwdd ended and another process wrote
@@ -58,9 +72,13 @@ export class GenerationTracker {
       this.attributed = true
       const touched = this.pending
       const beyond = this.pendingBeyond
+      const reported = this.reported
       this.pending = this.pendingBeyond = false
+      this.reported = null
       if (!touched) return 'none'
       if (this.ownsPid(Number(gen[1]))) return 'own'
+      // Reported early already, as far as it reached: not again.
+      if (reported === 'full' || (reported === 'entries' && !beyond)) return 'none'
       return beyond ? 'foreign' : 'foreign-entries'
     }
     if (line.startsWith('trace id ')) return 'none'
@@ -68,6 +86,13 @@ export class GenerationTracker {
     if (this.relevant(line)) {
       this.pending = true
       if (!this.pendingBeyond && !this.inEntries(line)) this.pendingBeyond = true
+      if (this.reported !== 'full' && this.early(line)) {
+        const scope = this.pendingBeyond ? 'full' : 'entries'
+        if (this.reported !== scope) {
+          this.reported = scope
+          return scope === 'full' ? 'foreign' : 'foreign-entries'
+        }
+      }
     }
     return 'none'
   }
@@ -75,6 +100,7 @@ export class GenerationTracker {
   /** A restarted monitor starts mid-stream: what was pending belongs to no transaction we will see end. */
   reset(): void {
     this.pending = this.pendingBeyond = false
+    this.reported = null
   }
 }
 
@@ -83,6 +109,12 @@ export class RulesetMonitor {
   /** No event is taken as fwdd's own echo after this (monotonic ms). */
   private echoLimit = 0
   private writing = 0
+  /**
+   * fwdd wrote since the last transaction `nft monitor` named as fwdd's: its echo may still be on
+   * the way (a full write at 10,000 listeners streams for a second after it returned, its base
+   * chains' flushes last), so no line is reported early (GenerationTracker's `early`) until then.
+   */
+  private ownUnseen = false
 
   /**
    * @param relevant whether a monitor line concerns fwdd (its table, or the iptables tables it hooks into)
@@ -100,6 +132,7 @@ export class RulesetMonitor {
   /** Wraps one of fwdd's own writes so its events are not reported as someone else's change. */
   async own<T>(write: () => Promise<T>): Promise<T> {
     this.writing++
+    this.ownUnseen = true
     try {
       return await write()
     } finally {
@@ -122,13 +155,15 @@ export class RulesetMonitor {
 
   watch(onChange: (change: RulesetChange) => void): () => void {
     const ownsPid = this.runner.ownsPid?.bind(this.runner) ?? (() => false)
-    const gens = new GenerationTracker(this.relevant, ownsPid, this.inEntries)
+    const gens = new GenerationTracker(this.relevant, ownsPid, this.inEntries, (line) => this.entryGone(line) && this.writing === 0 && !this.ownUnseen)
     return keepStreaming(this.runner, ['monitor'], () => gens.reset(), (line) => {
       if (LOST.test(line)) {
         gens.reset()
         onChange({ attributed: false, entriesOnly: false, lost: true })
         return
       }
+      const gen = GENERATION.exec(line)
+      if (gen && ownsPid(Number(gen[1]))) this.ownUnseen = false
       const verdict = gens.onLine(line)
       if (verdict === 'foreign' || verdict === 'foreign-entries') onChange({ attributed: true, entriesOnly: verdict === 'foreign-entries' })
       if (verdict !== 'unattributed') return
@@ -202,10 +237,10 @@ export const NFT_BASE_CHAINS = ['prerouting', 'postrouting', 'input'] as const
  * deleted table or chain, or a change to a listener chain, set or map, is not.
  */
 export function nftInEntries(line: string): boolean {
-  return /^(add|insert|delete|replace) rule ip fwdd (prerouting|postrouting|forward|input) /.test(line) || /^flush chain ip fwdd (prerouting|postrouting|forward|input)$/.test(line)
+  return /^(add|insert|delete|replace) rule ip fwdd (prerouting|postrouting|input) /.test(line) || /^flush chain ip fwdd (prerouting|postrouting|input)$/.test(line)
 }
 
 /** nftables backend: fwdd's table deleted, or one of its hooked base chains deleted, flushed or losing a rule. */
 export function nftEntryGone(line: string): boolean {
-  return /^delete table ip fwdd$/.test(line) || /^(flush chain|delete chain|delete rule) ip fwdd (prerouting|postrouting|forward|input)\b/.test(line)
+  return /^delete table ip fwdd$/.test(line) || /^(flush chain|delete chain|delete rule) ip fwdd (prerouting|postrouting|input)\b/.test(line)
 }

@@ -1,6 +1,6 @@
 // RulesetMonitor with a fake `nft monitor` stream: what fwdd's own writes hide, and what they never hide.
 import t from 'tap'
-import { RulesetMonitor, iptablesEntryGone, iptablesInEntries, nftEntryGone, watchTableDeletion } from '../../src/dataplane/monitor.js'
+import { RulesetMonitor, iptablesEntryGone, iptablesInEntries, nftEntryGone, nftInEntries, watchTableDeletion } from '../../src/dataplane/monitor.js'
 import type { Runner } from '../../src/process/runner.js'
 
 /** A fake `nft monitor`; `own` lists the pids the runner started (its ownsPid). */
@@ -108,7 +108,50 @@ t.test('a foreign transaction that stays within the built-in chains is entries-o
   f.emit('# new generation 3 by process 778 (iptables)')
   f.emit('flush table ip nat')
   f.emit('# new generation 4 by process 779 (iptables)')
-  t.same(changes, [{ attributed: true, entriesOnly: true }, { attributed: true, entriesOnly: false }, { attributed: true, entriesOnly: false }])
+  t.same(changes, [
+    { attributed: true, entriesOnly: true },
+    // The second: reported at its first line (an entry point gone), and again once it reached FWD-SERVICES.
+    { attributed: true, entriesOnly: true }, { attributed: true, entriesOnly: false },
+    { attributed: true, entriesOnly: false },
+  ])
+  stop()
+})
+
+t.test('an entry point removed while fwdd writes nothing is reported at once, before its transaction ends, and once', async (t) => {
+  const f = fakeStream([4242])
+  const m = new RulesetMonitor(f.runner, (l) => l.includes(' ip fwdd ') || l.endsWith(' ip fwdd'), nftEntryGone, nftInEntries)
+  const changes: Array<{ attributed: boolean; entriesOnly: boolean }> = []
+  const stop = m.watch((c) => changes.push(c))
+  f.emit('# new generation 1 by process 4242 (nft)') // writers are named from here on
+  // `nft delete table ip fwdd` at 10,000 listeners: the kernel streams every rule, set and chain first.
+  f.emit('delete rule ip fwdd spread_1 handle 12')
+  t.same(changes, [], 'a listener chain\'s rule: wait for the writer')
+  f.emit('delete rule ip fwdd prerouting handle 16')
+  t.same(changes, [{ attributed: true, entriesOnly: false }], 'the dispatch rule gone: reported at once, in full (the transaction reached beyond the entry points)')
+  f.emit('delete chain ip fwdd prerouting')
+  f.emit('delete table ip fwdd')
+  f.emit('# new generation 2 by process 777 (nft)')
+  t.equal(changes.length, 1, 'and not again when the transaction ends')
+  // During fwdd's own write (its repair), the same lines wait for the writer's name.
+  await m.own(async () => {
+    f.emit('delete rule ip fwdd prerouting handle 20')
+    t.equal(changes.length, 1, 'not early during fwdd\'s write')
+    f.emit('# new generation 3 by process 4242 (nft)')
+  })
+  t.equal(changes.length, 1, 'and fwdd\'s own: not at all')
+  await new Promise((r) => setTimeout(r, 200))
+  f.emit('flush chain ip fwdd prerouting')
+  t.same(changes[1], { attributed: true, entriesOnly: true }, 'a flush of a base chain alone, after the grace: at once, entries only')
+  f.emit('# new generation 4 by process 778 (nft)')
+  t.equal(changes.length, 2)
+  // A large write of fwdd's whose echo (its base chains' flush last) comes long after it returned.
+  await m.own(async () => {})
+  await new Promise((r) => setTimeout(r, 200))
+  f.emit('add element ip fwdd targets_1 { tcp . 8000 . 0 : 198.18.1.2 . 80 }')
+  f.emit('flush chain ip fwdd prerouting')
+  t.equal(changes.length, 2, 'a late echo of fwdd\'s own write is not reported early')
+  f.emit('# new generation 5 by process 4242 (nft)')
+  t.equal(changes.length, 2, 'nor at its end: fwdd wrote it')
   stop()
 })
 
@@ -128,8 +171,8 @@ t.test('lost events are reported as such, and what was pending before them is fo
 t.test('entry points per backend', async (t) => {
   for (const l of ['delete rule ip nat PREROUTING handle 3', 'flush chain ip filter INPUT', 'delete chain ip nat POSTROUTING', 'flush table ip nat', 'delete rule ip raw PREROUTING handle 7', 'flush table ip raw']) t.ok(iptablesEntryGone(l), l)
   for (const l of ['insert rule ip nat PREROUTING counter jump FWD-PREROUTING', 'delete rule ip nat FWD-L-web handle 3', 'flush chain ip nat FWD-SERVICES', 'flush chain ip raw FWD-RAW']) t.notOk(iptablesEntryGone(l), l)
-  for (const l of ['delete table ip fwdd', 'flush chain ip fwdd prerouting', 'delete rule ip fwdd input handle 4', 'delete chain ip fwdd forward']) t.ok(nftEntryGone(l), l)
-  for (const l of ['flush chain ip fwdd l-web', 'add rule ip fwdd prerouting fib daddr type local', 'delete element ip fwdd services { tcp . 8000 }']) t.notOk(nftEntryGone(l), l)
+  for (const l of ['delete table ip fwdd', 'flush chain ip fwdd prerouting', 'delete rule ip fwdd input handle 4', 'delete chain ip fwdd postrouting']) t.ok(nftEntryGone(l), l)
+  for (const l of ['flush chain ip fwdd l-web', 'add rule ip fwdd prerouting fib daddr type local', 'delete element ip fwdd services { tcp . 8000 }', 'delete chain ip fwdd forward']) t.notOk(nftEntryGone(l), l)
 })
 
 t.test('the table watch reports a deletion of fwdd\'s table at once, unless fwdd itself is writing', async (t) => {
