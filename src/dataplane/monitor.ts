@@ -63,7 +63,8 @@ export class GenerationTracker {
 
   /**
    * 'foreign' / 'foreign-entries': a transaction that touched fwdd ended and another process wrote
-   * it (-entries: every relevant line was within the entry points); 'own' / 'none': nothing to
+   * it (-entries: every relevant line was within the entry points); 'own': a transaction fwdd
+   * wrote ended (whatever it touched); 'none': nothing to
    * report; 'unattributed': no writer is printed (yet), the caller judges by timing.
    */
   onLine(line: string): 'foreign' | 'foreign-entries' | 'own' | 'none' | 'unattributed' {
@@ -75,8 +76,8 @@ export class GenerationTracker {
       const reported = this.reported
       this.pending = this.pendingBeyond = false
       this.reported = null
-      if (!touched) return 'none'
       if (this.ownsPid(Number(gen[1]))) return 'own'
+      if (!touched) return 'none'
       // Reported early already, as far as it reached: not again.
       if (reported === 'full' || (reported === 'entries' && !beyond)) return 'none'
       return beyond ? 'foreign' : 'foreign-entries'
@@ -162,9 +163,8 @@ export class RulesetMonitor {
         onChange({ attributed: false, entriesOnly: false, lost: true })
         return
       }
-      const gen = GENERATION.exec(line)
-      if (gen && ownsPid(Number(gen[1]))) this.ownUnseen = false
       const verdict = gens.onLine(line)
+      if (verdict === 'own') this.ownUnseen = false
       if (verdict === 'foreign' || verdict === 'foreign-entries') onChange({ attributed: true, entriesOnly: verdict === 'foreign-entries' })
       if (verdict !== 'unattributed') return
       if (this.isOwnEcho(line)) return

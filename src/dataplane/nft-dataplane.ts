@@ -178,10 +178,10 @@ function declaration(b: NftBlock): string {
 }
 
 /** The elements `cur` has and `want` does not (gone), and the other way round (fresh). */
-function elementDiff(cur: NftBlock, want: NftBlock): { gone: string[]; fresh: string[] } {
+function elementDiff(cur: NftBlock, want: NftBlock): { gone: readonly string[]; fresh: readonly string[] } {
+  if (want.delta && want.delta.from === cur) return want.delta
   const gone: string[] = []
   const fresh: string[] = []
-  if (want.delta && want.delta.from === cur) return { gone: [...want.delta.gone], fresh: [...want.delta.fresh] }
   const had = new Set(cur.elements)
   const wanted = new Set(want.elements)
   for (const e of had) if (!wanted.has(e)) gone.push(e)
